@@ -1,0 +1,138 @@
+package schema
+
+import (
+	"fmt"
+	"math/rand"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/linkedin/goavro/v2"
+)
+
+// bidSchema is the Nexmark Bid event.
+const bidSchema = `{"type":"record","name":"Bid","namespace":"nexmark","fields":[
+ {"name":"auction","type":"long"},
+ {"name":"bidder","type":"long"},
+ {"name":"price","type":"long"},
+ {"name":"channel","type":"string"},
+ {"name":"url","type":"string"},
+ {"name":"dateTime","type":{"type":"long","logicalType":"timestamp-millis"}},
+ {"name":"extra","type":"string"}
+]}`
+
+// bidPayloads encodes n Nexmark-like bids (about 100 bytes each).
+func bidPayloads(tb testing.TB, n int) [][]byte {
+	rng := rand.New(rand.NewSource(1))
+	channels := []string{"Google", "Facebook", "Baidu", "Apple"}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		ch := rng.Intn(len(channels))
+		rows[i] = map[string]any{
+			"auction": int64(1000 + rng.Intn(100)),
+			"bidder":  int64(1000 + rng.Intn(1000)),
+			"price":   int64(rng.Intn(10_000_000)),
+			"channel": channels[ch],
+			"url": fmt.Sprintf("https://www.nexmark.com/%s/item.htm?query=1&channel_id=%d",
+				randWord(rng, 5), rng.Intn(1<<30)),
+			"dateTime": base.Add(time.Duration(i) * time.Millisecond),
+			"extra":    randWord(rng, rng.Intn(12)),
+		}
+	}
+	return avroEncode(tb, bidSchema, rows...)
+}
+
+func randWord(rng *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('a' + rng.Intn(26))
+	}
+	return string(b)
+}
+
+func BenchmarkDecodeBid(b *testing.B) {
+	payloads := bidPayloads(b, 1024)
+	total := 0
+	for _, p := range payloads {
+		total += len(p)
+	}
+	info := Info{Type: "AVRO", Schema: []byte(bidSchema)}
+	target, err := ToArrow(info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := NewDecoder(info, target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.NewGoAllocator()
+	rb := array.NewRecordBuilder(mem, target)
+	defer rb.Release()
+	// A source operator sizes its builders for a batch up front, as done here: without it the
+	// builders regrow their buffers on every batch.
+	const batch = 4096
+	avg := total / len(payloads)
+	reserve := func() {
+		rb.Reserve(batch)
+		for _, fb := range rb.Fields() {
+			if sb, ok := fb.(*array.StringBuilder); ok {
+				sb.ReserveData(batch * avg / 2)
+			}
+		}
+	}
+	reserve()
+	b.SetBytes(int64(avg))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		if err := dec.Append(rb, nil, payloads[i&1023]); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n == batch {
+			rb.NewRecord().Release()
+			reserve()
+			n = 0
+		}
+	}
+	reportRates(b, start, cpu0)
+}
+
+// reportRates reports records per wall-clock second and per second of process CPU time; the
+// latter is steadier on a shared machine.
+func reportRates(b *testing.B, start time.Time, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "records/cpu-s")
+	}
+}
+
+// cpuTime is the user+system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func BenchmarkDecodeBidGoavroMap(b *testing.B) {
+	payloads := bidPayloads(b, 1024)
+	codec, err := goavro.NewCodec(bidSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := codec.NativeFromBinary(payloads[i&1023]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, start, cpu0)
+}
