@@ -11,7 +11,6 @@ func TestSplit(t *testing.T) {
 		in   string
 		want []Piece
 		rest string
-		open bool
 	}{
 		{name: "two statements", in: "SELECT 1; SELECT 2;",
 			want: []Piece{{"SELECT 1", 1, 1}, {"SELECT 2", 1, 11}}},
