@@ -96,7 +96,7 @@ func TestAvroDecodeAllTypes(t *testing.T) {
 		{
 			"b": true, "i": int32(-7), "l": int64(1) << 40, "f": float32(1.5), "d": 2.25, "s": "héllo",
 			"by": []byte{0, 1, 2}, "e": "GREEN", "fx": []byte("abcd"), "ts": ts, "tsu": tsu, "dt": day,
-			"tm": 13*time.Hour + 14*time.Minute + 15*time.Second + 16*time.Millisecond,
+			"tm":  13*time.Hour + 14*time.Minute + 15*time.Second + 16*time.Millisecond,
 			"tmu": time.Hour + 2*time.Microsecond, "dec": big.NewRat(-12345, 100),
 			"decf": big.NewRat(9876543210123, 1000), "u": "123e4567-e89b-12d3-a456-426614174000",
 			"js": `{"a":1}`, "n1": goavro.Union("long", int64(42)), "n2": nil,
