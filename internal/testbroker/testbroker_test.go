@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
@@ -365,5 +366,66 @@ func TestNamespaceCleanup(t *testing.T) {
 	}
 	if slices.Contains(list, ns) {
 		t.Fatalf("namespace %s still exists after cleanup", ns)
+	}
+}
+
+// TestLedgerRollover checks the broker's small-ledger setting (managedLedgerMaxEntriesPerLedger=5000,
+// no minimum rollover time) that tests of multi-segment reads rely on: 5001 unbatched messages
+// span two ledgers, and every message is still readable from the start.
+func TestLedgerRollover(t *testing.T) {
+	const n = 5001
+	serviceURL, adminURL := testbroker.Require(t)
+	ns := testbroker.Namespace(t, adminURL)
+	topic := testbroker.Topic(ns, "segments")
+	client := newClient(t, serviceURL, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	// One message per entry: the ledger limit counts entries, and a batch is one entry.
+	producer, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	if err != nil {
+		t.Fatalf("create producer: %v", err)
+	}
+	defer producer.Close()
+	errs := make(chan error, n)
+	for i := range n {
+		producer.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte(fmt.Sprint(i))},
+			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { errs <- err })
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+
+	admin, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: adminURL})
+	if err != nil {
+		t.Fatalf("pulsaradmin: %v", err)
+	}
+	name, err := utils.GetTopicName(topic)
+	if err != nil {
+		t.Fatalf("topic name: %v", err)
+	}
+	stats, err := admin.Topics().GetInternalStats(*name)
+	if err != nil {
+		t.Fatalf("internal stats: %v", err)
+	}
+	if len(stats.Ledgers) < 2 || stats.Ledgers[0].Entries != 5000 {
+		t.Fatalf("ledgers %+v, want the first closed at 5000 entries and a second one", stats.Ledgers)
+	}
+
+	reader, err := client.CreateReader(pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+	if err != nil {
+		t.Fatalf("create reader: %v", err)
+	}
+	defer reader.Close()
+	for i := range n {
+		msg, err := reader.Next(ctx)
+		if err != nil {
+			t.Fatalf("read message %d: %v", i, err)
+		}
+		if got := string(msg.Payload()); got != fmt.Sprint(i) {
+			t.Fatalf("message %d has payload %q", i, got)
+		}
 	}
 }
