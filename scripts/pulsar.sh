@@ -123,7 +123,7 @@ do_install() {
 	mkdir -p "$DL_DIR"
 	if [[ ! -s $TARBALL ]]; then
 		log "downloading $MAVEN_URL (about 245 MB)"
-		curl -fL --retry 3 --connect-timeout 20 -o "$TARBALL.part" "$MAVEN_URL" ||
+		curl -fsSL --retry 3 --connect-timeout 20 -o "$TARBALL.part" "$MAVEN_URL" ||
 			die "download failed: $MAVEN_URL"
 		mv -f "$TARBALL.part" "$TARBALL"
 	fi
@@ -134,6 +134,7 @@ do_install() {
 	got="$("${algo}sum" "$TARBALL" | awk '{print $1}')"
 	if [[ ${got,,} != "${want,,}" ]]; then
 		mv -f "$TARBALL" "$TARBALL.bad"
+		rm -f "$TARBALL.$algo" # fetch the checksum afresh next time too
 		die "$algo mismatch for $TARBALL (got $got, want $want); moved it to $TARBALL.bad, run install again"
 	fi
 	log "verified $algo of $(basename "$TARBALL")"

@@ -12,15 +12,21 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	plog "github.com/apache/pulsar-client-go/pulsar/log"
 	"github.com/apache/pulsar-client-go/pulsaradmin"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+	"github.com/sirupsen/logrus"
 
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
 
 func newClient(t *testing.T, serviceURL string, txn bool) pulsar.Client {
 	t.Helper()
+	// The client logs every producer and consumer at info level: keep test output readable.
+	logger := logrus.New()
+	logger.SetLevel(logrus.WarnLevel)
 	client, err := pulsar.NewClient(pulsar.ClientOptions{
+		Logger:            plog.NewLoggerWithLogrus(logger),
 		URL:               serviceURL,
 		OperationTimeout:  30 * time.Second,
 		ConnectionTimeout: 10 * time.Second,
