@@ -42,7 +42,15 @@ build: ## build bin/magnetar
 	go build -o bin/magnetar ./cmd/magnetar
 
 # ---------------------------------------------------------------------------------------------
-# Run / test: to be added. `make test` should export MAGNETAR_REQUIRE_PULSAR=1 and depend on
-# pulsar-up, so that integration tests (internal/testbroker.Require) fail instead of skipping
-# when no broker is reachable.
+# Run and test: the README's two commands.
 # ---------------------------------------------------------------------------------------------
+.PHONY: run test unit-test
+
+run: ## start a local Pulsar if none answers, load a small Nexmark data set, open the shell
+	@scripts/run.sh
+
+test: ## unit tests plus integration tests against a real local Pulsar (started if needed)
+	@scripts/test.sh
+
+unit-test: ## only the tests that need no broker (integration tests skip with a reason)
+	go test ./...
