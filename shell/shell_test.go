@@ -1,0 +1,193 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/catalog"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/sql"
+)
+
+// fakeSession understands a tiny language, enough to drive the shell:
+// "rows N" returns N rows, "status X" a status line, "warn X" a status with
+// a warning, "bad" an error located at line 1 column 5 of its text, "fail"
+// an unlocated error. Everything it runs is recorded.
+type fakeSession struct {
+	t    *testing.T
+	mem  memory.Allocator
+	ran  []string
+	mode catalog.Mode
+}
+
+func (f *fakeSession) Run(ctx context.Context, text string, fn func(*Result) error) error {
+	f.ran = append(f.ran, text)
+	var cmd, arg string
+	fmt.Sscan(text, &cmd, &arg)
+	switch cmd {
+	case "rows":
+		var n int
+		fmt.Sscan(arg, &n)
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i] = row{i + 1, fmt.Sprintf("n%d", i+1), nil}
+		}
+		rec := buildRecord(f.t, f.mem, peopleSchema, rows)
+		op := exec.NewValues(peopleSchema, []arrow.RecordBatch{rec})
+		rec.Release()
+		if err := op.Open(ctx); err != nil {
+			return err
+		}
+		return fn(&Result{Schema: peopleSchema, Rows: op, Status: "SELECT"})
+	case "status":
+		return fn(&Result{Status: arg})
+	case "warn":
+		return fn(&Result{Status: "OK", Warnings: []string{arg}})
+	case "bad":
+		return &sql.Error{Msg: "syntax error", Line: 1, Column: 5, Near: "oops"}
+	case "fail":
+		return fmt.Errorf("table %q not found", arg)
+	}
+	return fmt.Errorf("fake: cannot run %q", text)
+}
+
+func (f *fakeSession) Database() string   { return "public/default" }
+func (f *fakeSession) Mode() catalog.Mode { return f.mode }
+func (f *fakeSession) Set(name, value string) error {
+	if name != "magnetar.mode" {
+		return fmt.Errorf("unknown setting %s", name)
+	}
+	f.mode = map[string]catalog.Mode{"bounded": catalog.Bounded, "continuous": catalog.Unbounded}[value]
+	return nil
+}
+
+func newTestShell(t *testing.T, cfg Config) (*Shell, *fakeSession, *bytes.Buffer, *bytes.Buffer) {
+	sess := &fakeSession{t: t, mem: checkedMem(t)}
+	var out, errb bytes.Buffer
+	cfg.Session, cfg.Stdout, cfg.Stderr = sess, &out, &errb
+	return New(cfg), sess, &out, &errb
+}
+
+func TestScriptCSVStatusToStderr(t *testing.T) {
+	sh, sess, out, errb := newTestShell(t, Config{Format: FormatCSV})
+	code := sh.RunScript(context.Background(), "", "status CREATE;\nrows 2;\nwarn careful;")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, errb)
+	}
+	if want := "id,name,score\n1,n1,\n2,n2,\n"; out.String() != want {
+		t.Errorf("stdout = %q, want %q", out.String(), want)
+	}
+	if want := "CREATE\nOK\nWARNING: careful\n"; errb.String() != want {
+		t.Errorf("stderr = %q, want %q", errb.String(), want)
+	}
+	if len(sess.ran) != 3 {
+		t.Errorf("ran %q", sess.ran)
+	}
+}
+
+func TestScriptErrorShowsLineColumnAndCaret(t *testing.T) {
+	sh, sess, _, errb := newTestShell(t, Config{})
+	code := sh.RunScript(context.Background(), "", "status A;\n\n  bad x;\nstatus B;")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	// "bad" reports column 5 of its own text, which starts at line 3
+	// column 3 of the script.
+	want := "ERROR: line 3 column 7: syntax error near \"oops\"\n  bad x;\n      ^\n"
+	if errb.String() != want {
+		t.Errorf("stderr:\n%q\nwant\n%q", errb.String(), want)
+	}
+	if len(sess.ran) != 2 {
+		t.Errorf("script went on after the error: ran %q", sess.ran)
+	}
+}
+
+func TestScriptContinueOnError(t *testing.T) {
+	sh, sess, out, errb := newTestShell(t, Config{ContinueOnError: true})
+	code := sh.RunScript(context.Background(), "q.sql", "fail t1;\nstatus B;")
+	if code != 0 {
+		t.Errorf("exit %d, want 0 with ContinueOnError", code)
+	}
+	if !strings.Contains(errb.String(), `ERROR: q.sql: statement at line 1: table "t1" not found`) {
+		t.Errorf("stderr = %q", errb.String())
+	}
+	if out.String() != "B\n" || len(sess.ran) != 2 {
+		t.Errorf("stdout %q, ran %q", out.String(), sess.ran)
+	}
+}
+
+func TestMetaCommands(t *testing.T) {
+	sh, sess, out, _ := newTestShell(t, Config{})
+	ctx := context.Background()
+	if err := sh.Meta(ctx, `\mode continuous`); err != nil {
+		t.Fatal(err)
+	}
+	if sess.mode != catalog.Unbounded || sh.prompt() != "magnetar public/default [continuous]> " {
+		t.Errorf("mode %v prompt %q", sess.mode, sh.prompt())
+	}
+	if !sh.renderOptions().Changelog || !sh.renderOptions().Streaming {
+		t.Errorf("continuous mode should stream a changelog by default: %+v", sh.renderOptions())
+	}
+	if err := sh.Meta(ctx, `\changelog off`); err != nil {
+		t.Fatal(err)
+	}
+	if sh.renderOptions().Changelog {
+		t.Error(`\changelog off ignored`)
+	}
+	if err := sh.Meta(ctx, `\format json`); err != nil || sh.cfg.Format != FormatJSON {
+		t.Errorf("format %q err %v", sh.cfg.Format, err)
+	}
+	if err := sh.Meta(ctx, `\format xml`); err == nil {
+		t.Error("bad format accepted")
+	}
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := sh.Meta(ctx, `\o `+path); err != nil {
+		t.Fatal(err)
+	}
+	if code := sh.RunScript(ctx, "", "rows 1;"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if err := sh.Meta(ctx, `\o`); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "{\"id\":1,\"name\":\"n1\",\"score\":null}\n" || out.Len() != 0 {
+		t.Errorf("file %q, stdout %q", data, out.String())
+	}
+	if err := sh.Meta(ctx, `\q`); err != errQuit {
+		t.Errorf(`\q = %v`, err)
+	}
+}
+
+func TestCaret(t *testing.T) {
+	if got := caret("\tSELECT 日本 FRM", 16); got != "\t            ^" {
+		t.Errorf("caret = %q", got)
+	}
+}
+
+func TestCompleter(t *testing.T) {
+	sh, _, _, _ := newTestShell(t, Config{Functions: []FunctionDoc{{Name: "substring"}}})
+	c := newCompleter(sh)
+	got, n := c.Do([]rune("SELECT subs"), 11)
+	if n != 4 || len(got) != 1 || string(got[0]) != "tring(" {
+		t.Errorf("function completion = %q, %d", got, n)
+	}
+	got, _ = c.Do([]rune("sel"), 3)
+	if len(got) != 1 || string(got[0]) != "ect" {
+		t.Errorf("keyword completion = %q", got)
+	}
+	got, _ = c.Do([]rune(`\ti`), 3)
+	if len(got) != 1 || string(got[0]) != "ming" {
+		t.Errorf("meta completion = %q", got)
+	}
+}
