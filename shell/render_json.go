@@ -96,7 +96,13 @@ func appendRawJSON(buf []byte, s string) []byte {
 func appendJSONFloat(buf []byte, v float64, bits int) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		// JSON has no literal for these; keep them visible as strings.
-		return appendJSONString(buf, formatFloat(v, bits))
+		switch {
+		case math.IsNaN(v):
+			return appendJSONString(buf, "NaN")
+		case v > 0:
+			return appendJSONString(buf, "Infinity")
+		}
+		return appendJSONString(buf, "-Infinity")
 	}
 	return strconv.AppendFloat(buf, v, 'g', -1, bits)
 }
