@@ -1,0 +1,235 @@
+package pulsar
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+)
+
+const (
+	minTime = math.MinInt64
+	maxTime = math.MaxInt64
+)
+
+// pos is a position in a managed ledger (batch members share it).
+type pos struct{ ledger, entry int64 }
+
+func (a pos) less(b pos) bool {
+	return a.ledger < b.ledger || (a.ledger == b.ledger && a.entry < b.entry)
+}
+
+// segment is one reader's task: partition part from start to last
+// (inclusive). A bounded segment has last set; an unbounded one reads on.
+type segment struct {
+	part      int    // partition index, -1: not partitioned
+	topic     string // the partition's topic
+	earliest  bool   // start at the earliest message
+	latest    bool   // start after the last message (unbounded)
+	start     pos    // first position (inclusive) unless earliest
+	bounded   bool
+	last      pos   // last position to read (inclusive), when bounded
+	estimated int64 // entries, for ordering and progress
+	bytes     int64
+}
+
+// ledger is a ledger's share of a partition's snapshot.
+type ledger struct {
+	id, entries, size int64
+	closedAt          int64 // close time in ms (0: open or unknown)
+}
+
+// parseTopic parses a full topic name.
+func parseTopic(topic string) (*utils.TopicName, error) {
+	tn, err := utils.GetTopicName(topic)
+	if err != nil {
+		return nil, fmt.Errorf("pulsar: topic %q: %w", topic, err)
+	}
+	return tn, nil
+}
+
+// planBounded fixes the snapshot end of every partition and splits the reads
+// into segments.
+func (s *source) planBounded(ctx context.Context, parts []int) ([]segment, error) {
+	splits := 1
+	if s.opts.split && len(parts) > 0 && len(parts) < s.opts.parallelism {
+		splits = (s.opts.parallelism + len(parts) - 1) / len(parts)
+	}
+	type planned struct {
+		segs []segment
+		err  error
+	}
+	res := make([]planned, len(parts))
+	// Partitions are planned concurrently: each needs two or three admin
+	// round trips.
+	sem := make(chan struct{}, 8)
+	done := make(chan int, len(parts))
+	for i, p := range parts {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			segs, err := s.planPartition(ctx, p, splits)
+			res[i] = planned{segs, err}
+			done <- i
+		}()
+	}
+	for range parts {
+		<-done
+	}
+	var out []segment
+	for _, r := range res {
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, r.segs...)
+	}
+	// Biggest first, so the slowest reader starts first.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].estimated > out[j].estimated })
+	var tm, tb int64
+	for _, sg := range out {
+		tm += sg.estimated
+		tb += sg.bytes
+	}
+	s.totalMsgs.Store(tm)
+	s.totalBytes.Store(tb)
+	return out, nil
+}
+
+// planPartition plans one partition's bounded read.
+func (s *source) planPartition(ctx context.Context, part, splits int) ([]segment, error) {
+	cat := s.t.cat
+	topic := partitionTopic(s.t.topic, part)
+	tn, err := parseTopic(topic)
+	if err != nil {
+		return nil, err
+	}
+	last, err := cat.admin.Topics().GetLastMessageIDWithContext(ctx, *tn)
+	if err != nil {
+		if isStatus(err, http.StatusNotFound) {
+			return nil, nil // a partition never written to
+		}
+		return nil, cat.adminErr("last message id of "+topic, err)
+	}
+	stats, err := cat.admin.Topics().GetInternalStatsWithContext(ctx, *tn)
+	if err != nil {
+		return nil, cat.adminErr("internal stats of "+topic, err)
+	}
+	end := pos{last.LedgerID, last.EntryID}
+	ledgers := snapshotLedgers(stats, end)
+	if len(ledgers) == 0 {
+		return nil, nil
+	}
+	end = pos{ledgers[len(ledgers)-1].id, ledgers[len(ledgers)-1].entries - 1}
+
+	// Publish-time pushdown and as-of: skip whole ledgers by close time.
+	slackMs := s.t.cat.cfg.PublishTimeSlack.Milliseconds()
+	loMs, hiMs := int64(minTime), int64(maxTime)
+	if s.bnd.hasPub && s.bnd.pubLo > minTime {
+		loMs = s.bnd.pubLo/1000 - slackMs
+	}
+	if s.bnd.hasPub && s.bnd.pubHi < maxTime {
+		hiMs = s.bnd.pubHi/1000 + slackMs
+	}
+	if s.opts.asOf != 0 {
+		hiMs = min(hiMs, s.opts.asOf/1000+slackMs)
+	}
+	kept := ledgers[:0:0]
+	for i, l := range ledgers {
+		// All entries of a closed ledger were published before it closed.
+		if loMs > minTime && l.closedAt > 0 && l.closedAt < loMs {
+			s.skipped++
+			continue
+		}
+		// A ledger is created when its predecessor closes: if that was
+		// after the upper bound, so is every entry of this ledger.
+		if hiMs < maxTime && i > 0 && ledgers[i-1].closedAt > hiMs {
+			s.skipped++
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	// Start by publish time within the first ledger left.
+	start := pos{kept[0].id, 0}
+	if loMs > minTime && loMs > 0 {
+		id, err := cat.admin.Topics().GetMessageIDWithContext(ctx, *tn, loMs)
+		if err == nil {
+			p := pos{id.LedgerID, id.EntryID}
+			if end.less(p) {
+				return nil, nil
+			}
+			if start.less(p) {
+				start = p
+			}
+		} else if !isStatus(err, http.StatusNotFound) {
+			cat.log.Debug("pulsar: message id by time", "topic", topic, "err", err)
+		}
+	}
+	for len(kept) > 0 && kept[0].id < start.ledger {
+		kept = kept[1:]
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return splitLedgers(part, topic, kept, start, end, splits), nil
+}
+
+// snapshotLedgers lists the ledgers holding entries up to end. Internal
+// stats list the current ledger with 0 entries; its count comes from end.
+func snapshotLedgers(stats utils.PersistentTopicInternalStats, end pos) []ledger {
+	var out []ledger
+	for _, l := range stats.Ledgers {
+		if l.LedgerID > end.ledger {
+			break
+		}
+		lg := ledger{id: l.LedgerID, entries: l.Entries, size: l.Size, closedAt: l.Timestamp}
+		if l.LedgerID == end.ledger {
+			lg.entries = end.entry + 1
+			if lg.size == 0 {
+				lg.size = stats.CurrentLedgerSize
+			}
+			lg.closedAt = 0
+			if l.Entries > 0 && l.Entries == lg.entries {
+				lg.closedAt = l.Timestamp
+			}
+		}
+		if lg.entries > 0 {
+			out = append(out, lg)
+		}
+	}
+	return out
+}
+
+// splitLedgers groups ledgers into at most n ranges of about equal entries.
+func splitLedgers(part int, topic string, ls []ledger, start, end pos, n int) []segment {
+	var total int64
+	for _, l := range ls {
+		total += l.entries
+	}
+	n = max(1, min(n, len(ls)))
+	per := (total + int64(n) - 1) / int64(n)
+	var out []segment
+	cur := segment{part: part, topic: topic, bounded: true, start: start}
+	for i, l := range ls {
+		cur.estimated += l.entries
+		cur.bytes += l.size
+		lastOfRange := i == len(ls)-1 || (cur.estimated >= per && len(out) < n-1)
+		if !lastOfRange {
+			continue
+		}
+		cur.last = pos{l.id, l.entries - 1}
+		if i == len(ls)-1 {
+			cur.last = end
+		}
+		out = append(out, cur)
+		if i+1 < len(ls) {
+			cur = segment{part: part, topic: topic, bounded: true, start: pos{ls[i+1].id, 0}}
+		}
+	}
+	return out
+}
