@@ -208,10 +208,12 @@ type inList struct {
 	Not  bool
 }
 
-func (c *inList) Type() arrow.DataType                  { return arrow.FixedWidthTypes.Boolean }
-func (c *inList) String() string                        { return "in" }
-func (c *inList) Children() []expr.Expr                 { return append([]expr.Expr{c.Arg}, c.List...) }
-func (c *inList) WithChildren(ch []expr.Expr) expr.Expr { return &inList{Arg: ch[0], List: ch[1:], Not: c.Not} }
+func (c *inList) Type() arrow.DataType  { return arrow.FixedWidthTypes.Boolean }
+func (c *inList) String() string        { return "in" }
+func (c *inList) Children() []expr.Expr { return append([]expr.Expr{c.Arg}, c.List...) }
+func (c *inList) WithChildren(ch []expr.Expr) expr.Expr {
+	return &inList{Arg: ch[0], List: ch[1:], Not: c.Not}
+}
 
 func colRef(tb *Table, idx int) *expr.Column {
 	var f arrow.Field
