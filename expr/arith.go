@@ -382,12 +382,21 @@ func mulI64S(a []int64, c int64, r []int64) bool {
 			lo, hi = -math.MaxInt64, math.MaxInt64
 		}
 	}
-	bad := false
+	// Branch-free range test: v in [lo, hi] ⇔ uint64(v-lo) <= uint64(hi-lo).
+	span := uint64(hi - lo)
+	var bad uint64
 	for i, v := range a {
 		r[i] = v * c
-		bad = bad || v < lo || v > hi
+		bad |= b2u64(uint64(v-lo) > span)
 	}
-	return bad
+	return bad != 0
+}
+
+func b2u64(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func addI64(a, b, r []int64) bool {

@@ -238,14 +238,3 @@ func oneRowBatch() arrow.RecordBatch {
 	return array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 1)
 }
 
-func compileCase(c *Case, mem memory.Allocator) (Evaluator, error) {
-	return nil, &Error{Msg: "CASE not implemented yet"}
-}
-
-func compileInList(c *InList, mem memory.Allocator) (Evaluator, error) {
-	return nil, &Error{Msg: "IN not implemented yet"}
-}
-
-func compileField(c *Field, mem memory.Allocator) (Evaluator, error) {
-	return nil, &Error{Msg: "field access not implemented yet"}
-}

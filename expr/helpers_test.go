@@ -92,3 +92,13 @@ func evalConst(t *testing.T, mem memory.Allocator, e Expr) (string, error) {
 	}
 	return out[0], nil
 }
+
+func newStructBuilder(mem memory.Allocator, st *arrow.StructType) *array.StructBuilder {
+	return array.NewStructBuilder(mem, st)
+}
+
+// recordOf wraps one array in a one-column record batch.
+func recordOf(_ *arrow.Schema, arr arrow.Array) arrow.RecordBatch {
+	schema := arrow.NewSchema([]arrow.Field{{Name: "p", Type: arr.DataType(), Nullable: true}}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{arr}, int64(arr.Len()))
+}

@@ -1,0 +1,101 @@
+package expr
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+func TestControlFlow(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tInt64, tString, tFloat},
+		[]any{int64(1), int64(5), nil, int64(10)},
+		[]any{"x", nil, "z", "w"},
+		[]any{nil, 2.5, nil, 4.0})
+	defer rec.Release()
+	a, s, f := col(0, tInt64), col(1, tString), col(2, tFloat)
+	cse, err := NewCase([]When{
+		{Cond: call(t, "<", a, Lit(3)), Then: Lit("small")},
+		{Cond: call(t, "<", a, Lit(8)), Then: Lit("medium")},
+	}, Lit("large"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cseNoElse, err := NewCase([]When{{Cond: call(t, ">", a, Lit(3)), Then: a}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mixed, err := NewCase([]When{{Cond: call(t, ">", a, Lit(3)), Then: a}}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		e    Expr
+		want string
+	}{
+		{"case", cse, "small medium large large"},
+		{"case no else", cseNoElse, "NULL 5 NULL 10"},
+		{"case int/double", mixed, "NULL 5 NULL 10"},
+		{"if", call(t, "if", call(t, "is_null", s), Lit("none"), s), "x none z w"},
+		{"if numeric cond", call(t, "if", a, Lit(1), Lit(0)), "1 1 0 1"},
+		{"ifnull", call(t, "ifnull", f, Lit(0)), "0 2.5 0 4"},
+		{"coalesce", call(t, "coalesce", Null(), f, a), "1 2.5 NULL 4"},
+		{"coalesce strings", call(t, "coalesce", s, Lit("-")), "x - z w"},
+		{"nullif", call(t, "nullif", a, Lit(5)), "1 NULL NULL 10"},
+		{"in", &InList{Arg: a, List: []Expr{Lit(1), Lit(10)}}, "true false NULL true"},
+		{"not in", &InList{Arg: a, List: []Expr{Lit(1), Lit(10)}, Not: true}, "false true NULL false"},
+		{"in with null", &InList{Arg: a, List: []Expr{Lit(1), Null()}}, "true NULL NULL NULL"},
+		{"not in with null", &InList{Arg: a, List: []Expr{Lit(1), Null()}, Not: true}, "false NULL NULL NULL"},
+		{"in strings", &InList{Arg: s, List: []Expr{Lit("x"), Lit("w")}}, "true NULL false true"},
+		{"in columns", &InList{Arg: a, List: []Expr{f, Lit(1)}}, "true false NULL false"},
+		{"in mixed types", &InList{Arg: a, List: []Expr{Lit("5"), Lit(2.0)}}, "false true NULL false"},
+		{"is true", call(t, "is_true", call(t, ">", a, Lit(3))), "false true false true"},
+		{"is not false", call(t, "is_not_false", call(t, ">", a, Lit(3))), "false true true true"},
+		{"xor", call(t, "xor", call(t, ">", a, Lit(3)), Lit(true)), "true false NULL false"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := evalStrings(t, mem, tc.e, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := strings.Join(got, " "); g != tc.want {
+				t.Errorf("%s = %s, want %s", tc.e, g, tc.want)
+			}
+		})
+	}
+}
+
+func TestFieldAccess(t *testing.T) {
+	mem := checked(t)
+	st := arrow.StructOf(arrow.Field{Name: "id", Type: tInt64, Nullable: true}, arrow.Field{Name: "name", Type: tString, Nullable: true})
+	rec := testBatch(t, mem, []arrow.DataType{tInt64}, []any{int64(1), int64(2)})
+	defer rec.Release()
+	// Build a struct column by hand: {1,"a"}, NULL.
+	b := newStructBuilder(mem, st)
+	defer b.Release()
+	b.Append(true)
+	b.FieldBuilder(0).(interface{ Append(int64) }).Append(1)
+	b.FieldBuilder(1).(interface{ Append(string) }).Append("a")
+	b.AppendNull()
+	sa := b.NewArray()
+	defer sa.Release()
+	rec2 := recordOf(rec.Schema(), sa)
+	defer rec2.Release()
+	fe, err := NewField(&Column{Index: 0, Name: "p", T: st}, "NAME")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := evalStrings(t, mem, fe, rec2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(got, " "); g != "a NULL" {
+		t.Errorf("got %s", g)
+	}
+	if _, err := NewField(&Column{Index: 0, Name: "p", T: st}, "nope"); err == nil {
+		t.Error("missing field accepted")
+	}
+}
