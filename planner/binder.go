@@ -28,10 +28,10 @@ type Binder struct {
 	// Run executes uncorrelated subqueries (scalar, IN lists, EXISTS).
 	Run RunFunc
 
-	ctes       []map[string]*cte
-	depth      int
-	aliasDepth int
-	subCache   map[ast.Node]expr.Expr
+	ctes        []map[string]*cte
+	depth       int
+	aliasDepth  int
+	subCache    map[ast.Node]expr.Expr
 	windowSpecs []ast.WindowSpec
 }
 

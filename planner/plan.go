@@ -212,7 +212,9 @@ func (p *Project) Schema() []Col { return p.Cols }
 func (p *Project) Children() []Node { return []Node{p.Child} }
 
 // WithChildren implements Node.
-func (p *Project) WithChildren(c []Node) Node { return &Project{Child: c[0], Exprs: p.Exprs, Cols: p.Cols} }
+func (p *Project) WithChildren(c []Node) Node {
+	return &Project{Child: c[0], Exprs: p.Exprs, Cols: p.Cols}
+}
 
 func (p *Project) String() string {
 	parts := make([]string, len(p.Exprs))
@@ -393,7 +395,9 @@ func (l *Limit) Schema() []Col { return l.Child.Schema() }
 func (l *Limit) Children() []Node { return []Node{l.Child} }
 
 // WithChildren implements Node.
-func (l *Limit) WithChildren(c []Node) Node { return &Limit{Child: c[0], Offset: l.Offset, Count: l.Count} }
+func (l *Limit) WithChildren(c []Node) Node {
+	return &Limit{Child: c[0], Offset: l.Offset, Count: l.Count}
+}
 
 func (l *Limit) String() string { return fmt.Sprintf("Limit offset=%d count=%d", l.Offset, l.Count) }
 
