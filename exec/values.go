@@ -18,10 +18,12 @@ type Values struct {
 // NewValues returns an operator emitting batches (which it retains) and then
 // End. Every batch must have the given schema.
 func NewValues(schema *arrow.Schema, batches []arrow.RecordBatch) Operator {
-	for _, b := range batches {
+	own := make([]arrow.RecordBatch, len(batches))
+	for i, b := range batches {
 		b.Retain()
+		own[i] = b
 	}
-	return &Values{schema: schema, batches: batches}
+	return &Values{schema: schema, batches: own}
 }
 
 // Schema implements Operator.

@@ -1,0 +1,93 @@
+package exec_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/expr"
+)
+
+const benchBatch = 8192
+
+// int64Batches builds n rows of (k, v) in 8K-row batches with k drawn from
+// [0, keys) and v random.
+func int64Batches(mem memory.Allocator, s *arrow.Schema, n, keys int, seed uint64) []arrow.RecordBatch {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []arrow.RecordBatch
+	for done := 0; done < n; done += benchBatch {
+		m := min(benchBatch, n-done)
+		kb := array.NewInt64Builder(mem)
+		vb := array.NewInt64Builder(mem)
+		for i := 0; i < m; i++ {
+			kb.Append(int64(r.IntN(keys)))
+			vb.Append(int64(r.IntN(1000)))
+		}
+		k, v := kb.NewArray(), vb.NewArray()
+		out = append(out, array.NewRecordBatch(s, []arrow.Array{k, v}, int64(m)))
+		k.Release()
+		v.Release()
+		kb.Release()
+		vb.Release()
+	}
+	return out
+}
+
+// drain runs op to End and returns the number of output rows.
+func drain(b *testing.B, op exec.Operator) int64 {
+	ctx := context.Background()
+	if err := op.Open(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var rows int64
+	for {
+		m, err := op.Next(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.Kind == exec.MsgEnd {
+			break
+		}
+		if m.Kind == exec.MsgBatch {
+			rows += m.Batch.Rec.NumRows()
+		}
+		m.Release()
+	}
+	op.Close()
+	return rows
+}
+
+func releaseAll(recs []arrow.RecordBatch) {
+	for _, r := range recs {
+		r.Release()
+	}
+}
+
+// BenchmarkHashAggregate: BIGINT key with 100K distinct values, COUNT(*) and
+// SUM(v), 8K-row batches.
+func BenchmarkHashAggregate(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: i64}, {Name: "v", Type: i64}}, nil)
+	const rows = 4 << 20
+	data := int64Batches(mem, s, rows, 100_000, 1)
+	defer releaseAll(data)
+	k := &expr.Column{Index: 0, Name: "k", T: i64}
+	v := &expr.Column{Index: 1, Name: "v", T: i64}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		agg, err := exec.NewHashAggregate(exec.NewValues(s, data), []expr.Expr{k}, []string{"k"},
+			[]exec.AggCall{{Func: "count_star", Name: "n"}, {Func: "sum", Args: []expr.Expr{v}, Name: "s"}},
+			mem, exec.AggOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := drain(b, agg); got != 100_000 {
+			b.Fatalf("%d groups", got)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
