@@ -176,7 +176,9 @@ func TestUnionWatermarksAndBarriers(t *testing.T) {
 // failing is an operator whose Next fails.
 type failing struct{ exectest.Source }
 
-func (f *failing) Next(context.Context) (exec.Message, error) { return exec.Message{}, errors.New("boom") }
+func (f *failing) Next(context.Context) (exec.Message, error) {
+	return exec.Message{}, errors.New("boom")
+}
 
 func TestUnionPropagatesErrors(t *testing.T) {
 	mem := newMem(t)
