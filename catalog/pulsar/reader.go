@@ -364,6 +364,9 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 			key = []byte(msg.Key())
 		}
 		err = dec.Append(w.bld, key, payload)
+		if err != nil && !mc.hasVers {
+			err = w.appendAnyVersion(ctx, key, payload, err)
+		}
 	}
 	if err != nil {
 		var fe *fatalErr
@@ -382,6 +385,34 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 	}
 	w.rows++
 	return nil
+}
+
+// appendAnyVersion decodes a message that carries no schema version (the
+// Go client's producer sends none with batching disabled) with the topic's
+// older schemas, newest first; the first that decodes wins. A decoder
+// rejects payloads with bytes left over, so a wrong version rarely fits.
+func (w *worker) appendAnyVersion(ctx context.Context, key, payload []byte, first error) error {
+	vers, err := w.s.t.cat.allVersions(ctx, w.s.t.topic)
+	if err != nil {
+		return &fatalErr{err}
+	}
+	for _, v := range vers {
+		if v == w.s.t.version {
+			continue // the table's schema was tried first
+		}
+		dec, err := w.decoder(ctx, v)
+		if err != nil {
+			var fe *fatalErr
+			if errors.As(err, &fe) {
+				return err
+			}
+			continue
+		}
+		if dec.Append(w.bld, key, payload) == nil {
+			return nil
+		}
+	}
+	return first
 }
 
 // deadLetter copies undecodable messages to a topic.

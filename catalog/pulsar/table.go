@@ -199,6 +199,7 @@ func (t *Table) Scan(ctx context.Context, req catalog.ScanRequest) (exec.Operato
 type versionCache struct {
 	mu    sync.Mutex
 	infos map[int64]schema.Info
+	all   []int64 // every version, newest first, once listed
 }
 
 func (v *versionCache) put(ver int64, info schema.Info) {
@@ -241,6 +242,35 @@ func (c *Catalog) writerSchema(ctx context.Context, topic string, ver int64) (sc
 	return info, nil
 }
 
+// allVersions lists topic's schema versions, newest first, fetching the
+// full history from the registry once.
+func (c *Catalog) allVersions(ctx context.Context, topic string) ([]int64, error) {
+	vc := c.versions(topic)
+	vc.mu.Lock()
+	all := vc.all
+	vc.mu.Unlock()
+	if all != nil {
+		return all, nil
+	}
+	svs, err := c.schemas().GetAllSchemasWithContext(ctx, topic)
+	if err != nil {
+		return nil, c.adminErr("schemas of "+topic, err)
+	}
+	all = []int64{}
+	for _, sv := range svs {
+		if sv == nil || sv.SchemaInfo == nil {
+			continue
+		}
+		vc.put(sv.Version, schema.Info{Type: sv.SchemaInfo.Type, Schema: sv.SchemaInfo.Schema, Properties: sv.SchemaInfo.Properties})
+		all = append(all, sv.Version)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
+	vc.mu.Lock()
+	vc.all = all
+	vc.mu.Unlock()
+	return all, nil
+}
+
 // sortedKeys returns m's keys in order (stable property output).
 func sortedKeys(m map[string]string) []string {
 	ks := make([]string, 0, len(m))
@@ -258,6 +288,7 @@ type schemaAdmin interface {
 	GetSchemaInfoByVersionWithContext(ctx context.Context, topic string, version int64) (*utils.SchemaInfo, error)
 	CreateSchemaByPayloadWithContext(ctx context.Context, topic string, p utils.PostSchemaPayload) error
 	ForceDeleteSchemaWithContext(ctx context.Context, topic string) error
+	GetAllSchemasWithContext(ctx context.Context, topic string) ([]*utils.SchemaInfoWithVersion, error)
 }
 
 // schemaNoCtx adapts a schema client without context methods.
@@ -274,6 +305,10 @@ func (a schemaNoCtx) CreateSchemaByPayloadWithContext(_ context.Context, topic s
 }
 func (a schemaNoCtx) ForceDeleteSchemaWithContext(_ context.Context, topic string) error {
 	return a.s.ForceDeleteSchema(topic)
+}
+
+func (a schemaNoCtx) GetAllSchemasWithContext(_ context.Context, topic string) ([]*utils.SchemaInfoWithVersion, error) {
+	return a.s.GetAllSchemas(topic)
 }
 
 func (c *Catalog) schemas() schemaAdmin {
