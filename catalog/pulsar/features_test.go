@@ -198,7 +198,7 @@ func TestCorruptMessages(t *testing.T) {
 	p := e.producer(e.topic("dirty"), orderAvro, false)
 	msgs := orderMsgs(t, 0, 10)
 	bad := []*pulsar.ProducerMessage{
-		{Payload: []byte{0x02}, Key: "bad1"},                   // truncated after the id
+		{Payload: []byte{0x02}, Key: "bad1"},                  // truncated after the id
 		{Payload: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}, // runaway varint
 		{Payload: append(encode(t, orderAvro, map[string]any{"id": int64(99), "item": "x", "price": nil})[:2], 0x7f)},
 	}
