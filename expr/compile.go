@@ -237,4 +237,3 @@ func Fold(ctx context.Context, e Expr, mem memory.Allocator) (Expr, error) {
 func oneRowBatch() arrow.RecordBatch {
 	return array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 1)
 }
-
