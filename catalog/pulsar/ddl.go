@@ -2,7 +2,6 @@ package pulsar
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -174,31 +173,10 @@ func (c *Catalog) forget(db, name string) {
 	}
 }
 
-// fromArrow builds the Avro schema registered for a table created from SQL.
-// It is schema.FromArrow once the schema package provides it; until then a
-// local mapping of the flat types SQL DDL produces stands in.
-var fromArrow = localFromArrow
-
-func localFromArrow(s *arrow.Schema, name string) (schema.Info, error) {
-	fields := make([]any, 0, s.NumFields())
-	for _, f := range s.Fields() {
-		t, err := avroType(f.Type, f.Name)
-		if err != nil {
-			return schema.Info{}, err
-		}
-		field := map[string]any{"name": f.Name, "type": t}
-		if f.Nullable {
-			field["type"] = []any{"null", t}
-			field["default"] = nil
-		}
-		fields = append(fields, field)
-	}
-	rec := map[string]any{"type": "record", "name": avroName(name), "fields": fields}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return schema.Info{}, err
-	}
-	return schema.Info{Type: schema.TypeAvro, Schema: b, Properties: map[string]string{}}, nil
+// fromArrow builds the Avro schema registered for a table created from SQL;
+// the record is named after the table (made a valid Avro name).
+func fromArrow(s *arrow.Schema, table string) (schema.Info, error) {
+	return schema.FromArrow(s, avroName(table))
 }
 
 func avroName(s string) string {
@@ -212,39 +190,4 @@ func avroName(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func avroType(dt arrow.DataType, name string) (any, error) {
-	switch t := dt.(type) {
-	case *arrow.BooleanType:
-		return "boolean", nil
-	case *arrow.Int8Type:
-		return map[string]any{"type": "int", schema.MetaType: "int8"}, nil
-	case *arrow.Int16Type:
-		return map[string]any{"type": "int", schema.MetaType: "int16"}, nil
-	case *arrow.Int32Type:
-		return "int", nil
-	case *arrow.Int64Type:
-		return "long", nil
-	case *arrow.Float32Type:
-		return "float", nil
-	case *arrow.Float64Type:
-		return "double", nil
-	case *arrow.StringType, *arrow.LargeStringType:
-		return "string", nil
-	case *arrow.BinaryType, *arrow.LargeBinaryType:
-		return "bytes", nil
-	case *arrow.Date32Type:
-		return map[string]any{"type": "int", "logicalType": "date"}, nil
-	case *arrow.Time64Type:
-		return map[string]any{"type": "long", "logicalType": "time-micros"}, nil
-	case *arrow.TimestampType:
-		if t.Unit == arrow.Millisecond || t.Unit == arrow.Second {
-			return map[string]any{"type": "long", "logicalType": "timestamp-millis"}, nil
-		}
-		return map[string]any{"type": "long", "logicalType": "timestamp-micros"}, nil
-	case *arrow.Decimal128Type:
-		return map[string]any{"type": "bytes", "logicalType": "decimal", "precision": t.Precision, "scale": t.Scale}, nil
-	}
-	return nil, fmt.Errorf("column %s: type %s cannot be stored yet", name, dt)
 }

@@ -272,6 +272,19 @@ func TestCreateDropTable(t *testing.T) {
 		if len(rows) != 0 {
 			t.Errorf("%s: new table has rows %v", name, rows)
 		}
+		// A row written with the registered schema reads back.
+		reg, err := e.cat.admin.Schemas().GetSchemaInfo(tb.Topic())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := e.producer(tb.Topic(), "", false)
+		ts := time.UnixMicro(1_700_000_000_123_456).UTC()
+		sendAll(t, e.ctx, p, []*pulsar.ProducerMessage{{Payload: encode(t, string(reg.Schema), map[string]any{"id": int64(7), "name": "seven", "ts": ts, "amount": nil})}})
+		rows, _ = scanRows(t, e.ctx, tb, catalog.ScanRequest{})
+		if fmt.Sprint(rows) != "[7|seven|2023-11-14T22:13:20.123456Z|NULL]" {
+			t.Errorf("%s: rows = %v", name, rows)
+		}
+		p.Close()
 		if err := e.cat.DropTable(e.ctx, e.ns, name, false); err != nil {
 			t.Fatalf("DropTable: %v", err)
 		}

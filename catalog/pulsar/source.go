@@ -123,7 +123,8 @@ type source struct {
 
 	readMsgs, readBytes, rows, decodeErrs atomic.Int64
 	totalMsgs, totalBytes                 atomic.Int64
-	nparts, nsegs, skipped                int
+	nparts                                atomic.Int32
+	nsegs, skipped                        int
 
 	mu       sync.Mutex
 	failures []string // first few undecodable messages
@@ -233,7 +234,7 @@ func (s *source) Open(ctx context.Context) error {
 		s.dlq = &deadLetter{cat: s.t.cat, topic: s.opts.deadLetter}
 	}
 	parts := s.partitions(s.t.partitions)
-	s.nparts = len(parts)
+	s.nparts.Store(int32(len(parts)))
 	s.results = make(chan result, max(2, s.opts.parallelism))
 	if s.mode == catalog.Unbounded {
 		return s.startUnbounded(ctx, runCtx, parts)
@@ -485,7 +486,7 @@ func (s *source) Stats() ScanStats {
 		BytesRead:      s.readBytes.Load(),
 		Rows:           s.rows.Load(),
 		DecodeErrors:   s.decodeErrs.Load(),
-		Partitions:     s.nparts,
+		Partitions:     int(s.nparts.Load()),
 		Segments:       s.nsegs,
 		LedgersSkipped: s.skipped,
 	}

@@ -187,7 +187,7 @@ func (s *source) watch(ctx context.Context, known int) {
 			}
 			s.t.cat.log.Info("pulsar: reading new partition", "topic", s.t.topic, "partition", p)
 			s.tail(ctx, segment{part: p, topic: partitionTopic(s.t.topic, p), earliest: true})
-			s.nparts++
+			s.nparts.Add(1)
 		}
 		known = md.Partitions
 	}
