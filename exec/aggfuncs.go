@@ -89,9 +89,14 @@ func AggregateType(fn string, distinct bool, args []arrow.DataType) (arrow.DataT
 
 // newAccumulator builds the state for one call; counted asks MIN/MAX to
 // keep per-group value counts so they can take retractions.
-// rows, when given, is the operator's per-group row count (net of
-// retractions), which COUNT(*) reads instead of keeping its own.
-func newAccumulator(fn string, distinct bool, args []arrow.DataType, mem memory.Allocator, counted bool, rows *[]int64) (accumulator, error) {
+func newAccumulator(fn string, distinct bool, args []arrow.DataType, mem memory.Allocator, counted bool) (accumulator, error) {
+	return newAccumulatorRows(fn, distinct, args, mem, counted, nil)
+}
+
+// newAccumulatorRows is newAccumulator for an operator that keeps per-group
+// row counts (net of retractions) in *rows anyway: COUNT(*) then reads them
+// instead of counting again.
+func newAccumulatorRows(fn string, distinct bool, args []arrow.DataType, mem memory.Allocator, counted bool, rows *[]int64) (accumulator, error) {
 	out, err := AggregateType(fn, distinct, args)
 	if err != nil {
 		return nil, err

@@ -28,15 +28,8 @@ func compileExpr(e expr.Expr, mem memory.Allocator) (expr.Evaluator, error) {
 	if c, ok := e.(*expr.Column); ok {
 		return colEval{c.Index}, nil
 	}
-	if exprCompile == nil {
-		return nil, fmt.Errorf("compile %s: expression evaluation not available", e)
-	}
-	return exprCompile(e, mem)
+	return expr.Compile(e, mem)
 }
-
-// exprCompile is expr.Compile; a variable so this package builds while the
-// expression compiler is being written.
-var exprCompile func(expr.Expr, memory.Allocator) (expr.Evaluator, error)
 
 func compileAll(es []expr.Expr, mem memory.Allocator) ([]expr.Evaluator, error) {
 	out := make([]expr.Evaluator, len(es))

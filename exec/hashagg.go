@@ -142,7 +142,7 @@ func (h *HashAggregate) reset() error {
 	h.rows = growSlice(h.rows[:0], g.numGroups())
 	h.accs = make([]accumulator, len(h.aggs))
 	for i, a := range h.aggs {
-		acc, err := newAccumulator(a.Func, a.Distinct, h.argTypes[i], h.mem, h.opts.Emit == EmitChangelog, &h.rows)
+		acc, err := newAccumulatorRows(a.Func, a.Distinct, h.argTypes[i], h.mem, h.opts.Emit == EmitChangelog, &h.rows)
 		if err != nil {
 			return fmt.Errorf("hash aggregate: %w", err)
 		}
