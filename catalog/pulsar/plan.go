@@ -205,31 +205,66 @@ func snapshotLedgers(stats utils.PersistentTopicInternalStats, end pos) []ledger
 	return out
 }
 
-// splitLedgers groups ledgers into at most n ranges of about equal entries.
+// minSplitEntries keeps split ranges from being so small that opening a
+// reader costs more than reading them.
+const minSplitEntries = 64
+
+// splitLedgers cuts the entries from start to end into at most n ranges of
+// about equal entry counts. Ranges may start inside a ledger: a reader can
+// start at any (ledger, entry) position, so a topic whose batches keep it
+// in one ledger still splits.
 func splitLedgers(part int, topic string, ls []ledger, start, end pos, n int) []segment {
+	type span struct {
+		ledger, first, last int64
+		bytesPerEntry       float64
+	}
+	var spans []span
 	var total int64
 	for _, l := range ls {
-		total += l.entries
-	}
-	n = max(1, min(n, len(ls)))
-	per := (total + int64(n) - 1) / int64(n)
-	var out []segment
-	cur := segment{part: part, topic: topic, bounded: true, start: start}
-	for i, l := range ls {
-		cur.estimated += l.entries
-		cur.bytes += l.size
-		lastOfRange := i == len(ls)-1 || (cur.estimated >= per && len(out) < n-1)
-		if !lastOfRange {
+		sp := span{ledger: l.id, first: 0, last: l.entries - 1}
+		if l.id == start.ledger {
+			sp.first = max(sp.first, start.entry)
+		}
+		if l.id == end.ledger {
+			sp.last = min(sp.last, end.entry)
+		}
+		if l.id < start.ledger || l.id > end.ledger || sp.first > sp.last {
 			continue
 		}
-		cur.last = pos{l.id, l.entries - 1}
-		if i == len(ls)-1 {
-			cur.last = end
+		if l.entries > 0 {
+			sp.bytesPerEntry = float64(l.size) / float64(l.entries)
 		}
-		out = append(out, cur)
-		if i+1 < len(ls) {
-			cur = segment{part: part, topic: topic, bounded: true, start: pos{ls[i+1].id, 0}}
+		spans = append(spans, sp)
+		total += sp.last - sp.first + 1
+	}
+	if total == 0 {
+		return nil
+	}
+	n = int(max(1, min(int64(n), total/minSplitEntries)))
+	per := (total + int64(n) - 1) / int64(n)
+	var out []segment
+	var cur *segment
+	for _, sp := range spans {
+		for e := sp.first; e <= sp.last; {
+			if cur == nil {
+				out = append(out, segment{part: part, topic: topic, bounded: true, start: pos{sp.ledger, e}})
+				cur = &out[len(out)-1]
+			}
+			take := min(sp.last-e+1, per-cur.estimated)
+			if len(out) == n {
+				take = sp.last - e + 1 // the last range takes the rest
+			}
+			cur.estimated += take
+			cur.bytes += int64(float64(take) * sp.bytesPerEntry)
+			e += take
+			cur.last = pos{sp.ledger, e - 1}
+			if cur.estimated >= per && len(out) < n {
+				cur = nil
+			}
 		}
+	}
+	if len(out) > 0 {
+		out[len(out)-1].last = end
 	}
 	return out
 }
