@@ -16,6 +16,8 @@ type rowArgs struct {
 	ctx  context.Context
 	// consts[k] is the literal value when argument k is constant.
 	consts []any
+	// op is the function name (for functions sharing one rowFn).
+	op string
 }
 
 func (r *rowArgs) str(k, i int) string {
@@ -58,6 +60,7 @@ type rowFn func(b array.Builder, a *rowArgs, i int) error
 // rowEval runs a rowFn over every row; NULL in any argument gives NULL
 // (unless nullAware).
 type rowEval struct {
+	name      string
 	args      []Evaluator
 	t         arrow.DataType
 	fn        rowFn
@@ -67,7 +70,7 @@ type rowEval struct {
 
 func (e *rowEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Array, error) {
 	n := int(rec.NumRows())
-	ra := &rowArgs{ctx: ctx, arrs: make([]arrow.Array, len(e.args)), consts: make([]any, len(e.args))}
+	ra := &rowArgs{op: e.name, ctx: ctx, arrs: make([]arrow.Array, len(e.args)), consts: make([]any, len(e.args))}
 	defer func() { releaseAll(ra.arrs) }()
 	for k, ev := range e.args {
 		if lit, ok := constOf(ev); ok && lit.Value != nil {
@@ -115,7 +118,7 @@ func registerRow(name string, doc FunctionDoc, min, max int, t arrow.DataType, t
 
 func rowCompiler(fn rowFn, nullAware bool) compileFunc {
 	return func(c *Call, args []Evaluator, mem memory.Allocator) (Evaluator, error) {
-		return &rowEval{args: args, t: c.T, fn: fn, nullAware: nullAware, mem: mem}, nil
+		return &rowEval{name: c.Name, args: args, t: c.T, fn: fn, nullAware: nullAware, mem: mem}, nil
 	}
 }
 

@@ -165,8 +165,31 @@ func init() {
 		register(n, FunctionDoc{Signature: upper(n) + "(x, INTERVAL v unit)", Description: "x " + sign + " the interval; called as " + n + "(x, v, 'UNIT'). DATE stays DATE for day-or-larger units.", Example: "SELECT " + upper(n) + "('2024-01-31', INTERVAL 1 MONTH)"},
 			resolveDateAdd, compileDateAdd)
 	}
-	alias("adddate", "date_add")
-	alias("subdate", "date_sub")
+	for _, n := range []string{"adddate", "subdate"} {
+		register(n, FunctionDoc{Signature: upper(n) + "(x, days) | " + upper(n) + "(x, INTERVAL v unit)", Description: "DATE_ADD/DATE_SUB; a plain number is days.", Example: "SELECT " + upper(n) + "('2024-01-31', 2)"},
+			resolveDateAdd, compileDateAdd)
+	}
+	register("add_months", FunctionDoc{Signature: "ADD_MONTHS(x, n)", Description: "x plus n calendar months (day clamped to the month's end); DATE stays DATE.", Example: "SELECT ADD_MONTHS('2024-01-31', 1)"},
+		func(name string, args []Expr) ([]Expr, arrow.DataType, error) {
+			if len(args) == 3 {
+				return resolveDateAdd(name, args) // already resolved
+			}
+			if err := arity(name, args, 2, 2); err != nil {
+				return nil, nil, err
+			}
+			return resolveDateAdd(name, []Expr{args[0], args[1], Lit("MONTH")})
+		}, compileDateAdd)
+	register("timestampadd", FunctionDoc{Signature: "TIMESTAMPADD(unit, n, x)", Description: "x plus n units; called as timestampadd('UNIT', n, x).", Example: "SELECT TIMESTAMPADD(MINUTE, 5, '2024-01-01')"},
+		func(name string, args []Expr) ([]Expr, arrow.DataType, error) {
+			if err := arity(name, args, 3, 3); err != nil {
+				return nil, nil, err
+			}
+			if _, err := unitArg(name, args[0]); err != nil {
+				// Already resolved to the (x, n, 'UNIT') order.
+				return resolveDateAdd(name, args)
+			}
+			return resolveDateAdd(name, []Expr{args[2], args[1], args[0]})
+		}, compileDateAdd)
 	register("timestampdiff", FunctionDoc{Signature: "TIMESTAMPDIFF(unit, a, b)", Description: "b - a in whole units (MONTH/QUARTER/YEAR by calendar); called as timestampdiff('UNIT', a, b).", Example: "SELECT TIMESTAMPDIFF(MONTH, '2024-01-31', '2024-03-01')"},
 		resolveTimestampDiff, compileTimestampDiff)
 }
@@ -333,8 +356,19 @@ func addMonths(us int64, months int64) (int64, bool) {
 
 func resolveDateAdd(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	if len(args) == 2 {
-		// ADDDATE(x, days).
-		args = []Expr{args[0], args[1], Lit("DAY")}
+		if name == "adddate" || name == "subdate" {
+			// ADDDATE(x, days).
+			args = []Expr{args[0], args[1], Lit("DAY")}
+		} else {
+			// date_add(x, µs): the interval already in microseconds (the
+			// planner's INTERVAL n UNIT * unit_micros form).
+			args = []Expr{args[0], args[1], Lit("MICROSECOND")}
+			if IsConstant(args[1]) {
+				if f, err := Fold(context.Background(), args[1], nil); err == nil {
+					args[1] = f
+				}
+			}
+		}
 	}
 	if err := arity(name, args, 3, 3); err != nil {
 		return nil, nil, err
@@ -345,8 +379,8 @@ func resolveDateAdd(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	}
 	x := args[0]
 	var xt arrow.DataType = tTS
-	if x.Type().ID() == arrow.DATE32 && !strings.Contains(strings.Join(unitFields[u], ","), "SECOND") &&
-		!strings.Contains(u, "HOUR") && !strings.Contains(u, "MINUTE") {
+	if x.Type().ID() == arrow.DATE32 && (!strings.Contains(strings.Join(unitFields[u], ","), "SECOND") &&
+		!strings.Contains(u, "HOUR") && !strings.Contains(u, "MINUTE") || wholeDays(u, args[1])) {
 		xt = tDate
 	}
 	if !isTemporal(x.Type()) && !isNull(x.Type()) && !isStringy(x.Type()) && !isBinaryish(x.Type()) {
@@ -360,6 +394,8 @@ func resolveDateAdd(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	var vt arrow.DataType = tFloat
 	if len(unitFields[u]) > 1 || isStringy(v.Type()) {
 		vt = tString
+	} else if isInteger(v.Type()) || isBool(v.Type()) {
+		vt = tInt64
 	}
 	cv, err := coerceArg(name, 1, v, vt)
 	if err != nil {
@@ -368,20 +404,41 @@ func resolveDateAdd(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	return []Expr{cx, cv, &Literal{Value: u, T: tString}}, xt, nil
 }
 
+// wholeDays: a literal MICROSECOND interval that is a whole number of days
+// keeps DATE arithmetic in DATE.
+func wholeDays(u string, v Expr) bool {
+	l, ok := v.(*Literal)
+	if !ok || u != "MICROSECOND" {
+		return false
+	}
+	n, ok := l.Value.(int64)
+	return ok && n%usPerDay == 0
+}
+
 func compileDateAdd(c *Call, args []Evaluator, mem memory.Allocator) (Evaluator, error) {
 	u := c.Args[2].(*Literal).Value.(string)
 	sign := int64(1)
-	if c.Name == "date_sub" {
+	if c.Name == "date_sub" || c.Name == "subdate" {
 		sign = -1
 	}
 	isDate := c.T.ID() == arrow.DATE32
 	textVal := c.Args[1].Type().ID() == arrow.STRING
+	intVal := c.Args[1].Type().ID() == arrow.INT64
 	return &rowEval{args: args[:2], t: c.T, mem: mem, fn: func(b array.Builder, a *rowArgs, i int) error {
 		var iv interval
 		var ok bool
-		if textVal {
+		switch {
+		case intVal:
+			n := a.i64(1, i)
+			if m, isMonths := fieldMonths[u]; isMonths {
+				iv = interval{months: n * m}
+			} else {
+				iv = interval{us: n * fieldMicros[u]}
+			}
+			ok = true
+		case textVal:
 			iv, ok = parseInterval(u, 0, a.str(1, i), true)
-		} else {
+		default:
 			iv, ok = parseInterval(u, a.f64(1, i), "", false)
 		}
 		if !ok {

@@ -103,3 +103,26 @@ func TestNowIsFixedPerStatement(t *testing.T) {
 		t.Error("unknown unit accepted")
 	}
 }
+
+func TestPlannerIntervalShapes(t *testing.T) {
+	c := func(name string, args ...Expr) Expr { return call(t, name, args...) }
+	day := &Literal{Value: arrow.Date32(19753), T: tDate} // 2024-01-31
+	runConst(t, []constCase{
+		{c("date_add", Lit("2024-01-01 00:00:00"), Lit(int64(90_000_000))), "2024-01-01 00:01:30"},
+		{c("date_sub", Lit("2024-01-01 00:00:00"), Lit(int64(1))), "2023-12-31 23:59:59.999999"},
+		{c("date_add", day, c("*", Lit(2), Lit(int64(86_400_000_000)))), "2024-02-02"},
+		{c("date_add", day, Lit(int64(3_600_000_000))), "2024-01-31 01:00:00"},
+		{c("add_months", day, Lit(1)), "2024-02-29"},
+		{c("add_months", Lit("2024-03-31 10:00:00"), Lit(-1)), "2024-02-29 10:00:00"},
+		{c("adddate", day, Lit(2)), "2024-02-02"},
+		{c("subdate", day, Lit(31)), "2023-12-31"},
+		{c("timestampadd", Lit("MINUTE"), Lit(5), Lit("2024-01-01")), "2024-01-01 00:05:00"},
+		{c("&", Lit(6), Lit(3)), "2"},
+		{c("|", Lit(6), Lit(3)), "7"},
+		{c("^", Lit(6), Lit(3)), "5"},
+		{c("<<", Lit(1), Lit(4)), "16"},
+		{c(">>", Lit(256), Lit(4)), "16"},
+		{c("~", Lit(0)), "18446744073709551615"},
+		{c("&", Lit(-1), Lit(255)), "255"},
+	})
+}
