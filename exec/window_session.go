@@ -1,0 +1,283 @@
+package exec
+
+import (
+	"math"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// sessions is the state of session windows. Sessions merge when a row
+// bridges them, and the hash aggregate's accumulators cannot merge, so each
+// session keeps its rows (group keys and aggregate arguments, copied into a
+// rowTable) and is aggregated when it is emitted. A row at t opens the
+// window [t, t+gap); windows that overlap (strictly: a gap of exactly gap
+// closes a session) merge into one.
+type sessions struct {
+	w     *WindowAggregate
+	gap   int64
+	table *rowTable
+	keys  map[string]*sessKey
+	nkeys int // columns of the table that are group keys
+
+	enc   [][]byte
+	i64   []int64
+	u64   []uint64
+	f64   []float64
+	strs  []string
+	slots []int32
+	// retract lists copies of emitted sessions as they were before this
+	// batch changed them; their rows are retracted after the batch.
+	retract []*session
+}
+
+type sessKey struct {
+	sessions []*session // sorted by start, disjoint
+}
+
+type session struct {
+	start, end int64 // end = last row time + gap
+	rows       []int32
+	emitted    bool
+	// changed marks an emitted session modified in the current batch.
+	changed bool
+}
+
+func newSessions(w *WindowAggregate, gap int64) (*sessions, error) {
+	types := slices.Clone(w.groupTypes)
+	for _, ts := range w.argTypes {
+		types = append(types, ts...)
+	}
+	t, err := newRowTable(types)
+	if err != nil {
+		return nil, err
+	}
+	return &sessions{w: w, gap: gap, table: t, keys: map[string]*sessKey{}, nkeys: len(w.groupTypes)}, nil
+}
+
+func (s *sessions) reset() {
+	s.table, _ = newRowTable(s.table.types())
+	s.keys = map[string]*sessKey{}
+	s.retract = nil
+}
+
+func (t *rowTable) types() []arrow.DataType {
+	out := make([]arrow.DataType, len(t.cols))
+	for i, c := range t.cols {
+		out[i] = c.dt
+	}
+	return out
+}
+
+func (s *sessions) entries() int     { return s.table.live }
+func (s *sessions) sizeBytes() int64 { return s.table.sizeBytes() + int64(len(s.keys))*48 }
+
+// consume adds a batch's rows to their keys' sessions.
+func (s *sessions) consume(tsArr arrow.Array, ts []int64, keys []arrow.Array, args [][]arrow.Array) error {
+	w := s.w
+	n := len(ts)
+	cols := slices.Clone(keys)
+	for _, a := range args {
+		cols = append(cols, a...)
+	}
+	s.slots = s.table.addRows(cols, nil, s.slots[:0])
+	if len(keys) > 0 {
+		s.enc = encodeRows(keys, n, s.enc, &s.i64, &s.u64, &s.f64, &s.strs)
+	}
+	nulls := tsArr.NullN() > 0
+	for i, t := range ts {
+		slot := s.slots[i]
+		if nulls && tsArr.IsNull(i) {
+			w.late++
+			s.table.remove(slot)
+			continue
+		}
+		var k string
+		if len(keys) > 0 {
+			k = string(s.enc[i])
+		}
+		sk := s.keys[k]
+		if sk == nil {
+			sk = &sessKey{}
+			s.keys[k] = sk
+		}
+		if !s.add(sk, t, slot) {
+			w.late++
+			s.table.remove(slot)
+			if len(sk.sessions) == 0 {
+				delete(s.keys, k)
+			}
+		}
+	}
+	if err := s.emitRetractions(); err != nil {
+		return err
+	}
+	// Late rows may have made sessions the watermark has already passed.
+	return s.fire(false)
+}
+
+// add puts a row at time t into sk's sessions, merging those it bridges; it
+// reports false for a late row (its window and everything it touches is
+// gone).
+func (s *sessions) add(sk *sessKey, t int64, slot int32) bool {
+	start, end := t, t+s.gap
+	lo, hi := -1, -1 // range of overlapping sessions
+	for i, ss := range sk.sessions {
+		if ss.start < end && start < ss.end {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	if lo < 0 {
+		if s.w.wm != math.MinInt64 && end+s.w.lateness <= s.w.wm {
+			return false
+		}
+		ns := &session{start: start, end: end, rows: []int32{slot}}
+		at, _ := slices.BinarySearchFunc(sk.sessions, start, func(x *session, t int64) int { return cmpInt64(x.start, t) })
+		sk.sessions = slices.Insert(sk.sessions, at, ns)
+		return true
+	}
+	merged := sk.sessions[lo]
+	s.noteChange(merged)
+	merged.start = min(merged.start, start)
+	merged.end = max(merged.end, end)
+	merged.rows = append(merged.rows, slot)
+	for _, other := range sk.sessions[lo+1 : hi+1] {
+		s.noteChange(other)
+		merged.start = min(merged.start, other.start)
+		merged.end = max(merged.end, other.end)
+		merged.rows = append(merged.rows, other.rows...)
+		merged.emitted = merged.emitted || other.emitted
+		merged.changed = merged.changed || other.changed
+	}
+	sk.sessions = slices.Delete(sk.sessions, lo+1, hi+1)
+	return true
+}
+
+// noteChange remembers an emitted session's pre-change copy once per batch.
+func (s *sessions) noteChange(ss *session) {
+	if ss.emitted && !ss.changed {
+		ss.changed = true
+		old := *ss
+		old.rows = slices.Clone(ss.rows)
+		s.retract = append(s.retract, &old)
+	}
+}
+
+// emitRetractions retracts the old rows of emitted sessions changed by the
+// batch and emits their new rows.
+func (s *sessions) emitRetractions() error {
+	if len(s.retract) == 0 {
+		return nil
+	}
+	if err := s.emit(s.retract, Delete); err != nil {
+		return err
+	}
+	s.retract = s.retract[:0]
+	var changed []*session
+	for _, sk := range s.keys {
+		for _, ss := range sk.sessions {
+			if ss.changed {
+				ss.changed = false
+				changed = append(changed, ss)
+			}
+		}
+	}
+	slices.SortFunc(changed, func(a, b *session) int { return cmpInt64(a.end, b.end) })
+	return s.emit(changed, Insert)
+}
+
+// fire emits the sessions the watermark has passed (all at End) and frees
+// those past their lateness.
+func (s *sessions) fire(end bool) error {
+	w := s.w
+	var ready []*session
+	for _, sk := range s.keys {
+		for _, ss := range sk.sessions {
+			if !ss.emitted && (end || ss.end <= w.wm) {
+				ss.emitted = true
+				ready = append(ready, ss)
+			}
+		}
+	}
+	slices.SortFunc(ready, func(a, b *session) int {
+		if a.end != b.end {
+			return cmpInt64(a.end, b.end)
+		}
+		return cmpInt64(a.start, b.start)
+	})
+	if err := s.emit(ready, Insert); err != nil {
+		return err
+	}
+	for k, sk := range s.keys {
+		kept := sk.sessions[:0]
+		for _, ss := range sk.sessions {
+			if ss.emitted && (end || ss.end+w.lateness <= w.wm) {
+				for _, r := range ss.rows {
+					s.table.remove(r)
+				}
+				continue
+			}
+			kept = append(kept, ss)
+		}
+		clear(sk.sessions[len(kept):])
+		sk.sessions = kept
+		if len(kept) == 0 {
+			delete(s.keys, k)
+		}
+	}
+	return nil
+}
+
+// emit aggregates sessions (one output row each) and queues them as rows of
+// kind k.
+func (s *sessions) emit(ss []*session, k ChangeKind) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	w := s.w
+	var slots, firsts []int32
+	var gids []uint32
+	for i, x := range ss {
+		firsts = append(firsts, x.rows[0])
+		for _, r := range x.rows {
+			slots = append(slots, r)
+			gids = append(gids, uint32(i))
+		}
+	}
+	starts := array.NewTimestampBuilder(w.mem, arrow.FixedWidthTypes.Timestamp_us.(*arrow.TimestampType))
+	ends := array.NewTimestampBuilder(w.mem, arrow.FixedWidthTypes.Timestamp_us.(*arrow.TimestampType))
+	for _, x := range ss {
+		starts.Append(arrow.Timestamp(x.start))
+		ends.Append(arrow.Timestamp(x.end))
+	}
+	cols := []arrow.Array{starts.NewArray(), ends.NewArray()}
+	starts.Release()
+	ends.Release()
+	keyCols := s.table.build(w.mem, firsts)
+	cols = append(cols, keyCols[:s.nkeys]...)
+	releaseArrays(keyCols[s.nkeys:])
+	rows := s.table.build(w.mem, slots)
+	defer releaseArrays(rows)
+	accs, err := w.newAccs()
+	if err != nil {
+		releaseArrays(cols)
+		return err
+	}
+	off := s.nkeys
+	for i, acc := range accs {
+		acc.resize(len(ss))
+		nargs := len(w.argTypes[i])
+		if err := acc.update(rows[off:off+nargs], gids, nil); err != nil {
+			releaseArrays(cols)
+			return err
+		}
+		off += nargs
+		cols = append(cols, acc.result(w.mem, nil))
+	}
+	w.emitCols(cols, k)
+	return nil
+}
