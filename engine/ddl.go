@@ -256,11 +256,7 @@ func (s *Session) writeInto(ctx context.Context, st *sql.Statement, tab catalog.
 		}
 		exprs[i] = e
 	}
-	outCols := make([]planner.Col, len(fields))
-	for i, f := range fields {
-		outCols[i] = planner.Col{Name: f.Name, Type: f.Type, Metadata: f.Metadata}
-	}
-	plan, err := planner.Optimize(ctx, planner.NewProject(src, exprs, outCols))
+	plan, err := planner.Optimize(ctx, src)
 	if err != nil {
 		return 0, err
 	}
@@ -275,16 +271,26 @@ func (s *Session) writeInto(ctx context.Context, st *sql.Statement, tab catalog.
 		return 0, err
 	}
 	defer op.Close()
+	// Casts are evaluated column by column so a failure names the column.
+	evs := make([]expr.Evaluator, len(exprs))
+	for i, e := range exprs {
+		if evs[i], err = expr.Compile(e, s.e.mem); err != nil {
+			return 0, sql.Errorf(st, fields[i].Name, "column %q: %s", fields[i].Name, err.Error())
+		}
+	}
 	w, err := ins.OpenWriter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	var total int64
+	fail := func(err error) (int64, error) {
+		w.Close(ctx)
+		return 0, err
+	}
 	for {
 		m, err := op.Next(ctx)
 		if err != nil {
-			w.Close(ctx)
-			return 0, fmt.Errorf("INSERT INTO %s: %w", tab.Name(), err)
+			return fail(fmt.Errorf("INSERT INTO %s: %w", tab.Name(), err))
 		}
 		if m.Kind == exec.MsgEnd {
 			break
@@ -293,21 +299,40 @@ func (s *Session) writeInto(ctx context.Context, st *sql.Statement, tab catalog.
 			continue
 		}
 		rec := m.Batch.Rec
-		for i, f := range fields {
-			if !f.Nullable && rec.Column(i).NullN() > 0 {
-				rec.Release()
-				w.Close(ctx)
-				return 0, sql.Errorf(st, f.Name, "column %q cannot be NULL", f.Name)
+		cols := make([]arrow.Array, len(fields))
+		release := func() {
+			for _, c := range cols {
+				if c != nil {
+					c.Release()
+				}
 			}
 		}
-		out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+		for i, f := range fields {
+			c, err := evs[i].Eval(ctx, rec)
+			if err != nil {
+				release()
+				rec.Release()
+				src := "NULL"
+				if pos[i] >= 0 {
+					src = typeName(srcCols[pos[i]].Type, srcCols[pos[i]].Metadata)
+				}
+				return fail(sql.Errorf(st, f.Name, "column %q is %s but the value is %s: %s", f.Name, typeName(f.Type, f.Metadata), src, err.Error()))
+			}
+			cols[i] = c
+			if !f.Nullable && c.NullN() > 0 {
+				release()
+				rec.Release()
+				return fail(sql.Errorf(st, f.Name, "column %q cannot be NULL", f.Name))
+			}
+		}
+		out := array.NewRecordBatch(schema, cols, rec.NumRows())
+		release()
 		rec.Release()
 		err = w.Write(ctx, exec.Batch{Rec: out, Ops: m.Batch.Ops})
 		total += out.NumRows()
 		out.Release()
 		if err != nil {
-			w.Close(ctx)
-			return 0, fmt.Errorf("INSERT INTO %s: %w", tab.Name(), err)
+			return fail(fmt.Errorf("INSERT INTO %s: %w", tab.Name(), err))
 		}
 	}
 	if err := w.Close(ctx); err != nil {

@@ -112,7 +112,7 @@ func parseSLT(path string) ([]sltRecord, []string, error) {
 // formatCell renders one value the way the expected results are written:
 // NULL, booleans as 1/0 (as MySQL shows them), empty strings as (empty).
 func formatCell(arr arrow.Array, i int) string {
-	if arr.IsNull(i) {
+	if arr.IsNull(i) || arr.DataType().ID() == arrow.NULL {
 		return "NULL"
 	}
 	if b, ok := arr.(*array.Boolean); ok {

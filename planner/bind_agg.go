@@ -26,6 +26,23 @@ func (f *finder) Enter(n ast.Node) (ast.Node, bool) {
 		return n, true
 	case *ast.WindowFuncExpr:
 		f.wins = append(f.wins, x)
+		// Aggregates may appear inside a window call (SUM(SUM(x)) OVER
+		// (ORDER BY COUNT(*))): they are computed by the aggregate below.
+		inner := &finder{}
+		for _, a := range x.Args {
+			a.Accept(inner)
+		}
+		if x.Spec.PartitionBy != nil {
+			for _, it := range x.Spec.PartitionBy.Items {
+				it.Expr.Accept(inner)
+			}
+		}
+		if x.Spec.OrderBy != nil {
+			for _, it := range x.Spec.OrderBy.Items {
+				it.Expr.Accept(inner)
+			}
+		}
+		f.aggs = append(f.aggs, inner.aggs...)
 		return n, true
 	}
 	return n, false
@@ -120,14 +137,21 @@ func (b *Binder) bindAggregate(node Node, sc *scope, gb *ast.GroupByClause, item
 		gsc := sc.with()
 		gsc.aliases = aliases
 		for _, it := range gb.Items {
-			if v, ok := it.Expr.(ast.ValueExpr); ok {
-				lit, err := b.literal(v)
-				if err != nil {
-					return nil, nil, err
-				}
-				n, ok := lit.(*expr.Literal).Value.(int64)
-				if !ok {
-					continue // GROUP BY 'const' groups everything together
+			pos, isPos := it.Expr.(*ast.PositionExpr)
+			v, isVal := it.Expr.(ast.ValueExpr)
+			if isPos || isVal {
+				var n int64
+				if isPos {
+					n = int64(pos.N)
+				} else {
+					lit, err := b.literal(v)
+					if err != nil {
+						return nil, nil, err
+					}
+					var ok bool
+					if n, ok = lit.(*expr.Literal).Value.(int64); !ok {
+						continue // GROUP BY 'const' groups everything together
+					}
 				}
 				if n < 1 || int(n) > len(items) {
 					return nil, nil, b.errAt(fmt.Sprint(n), "GROUP BY position %d is not in the select list (1..%d)", n, len(items))

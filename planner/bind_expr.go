@@ -452,46 +452,11 @@ func (b *Binder) bindCase(x *ast.CaseExpr, sc *scope) (expr.Expr, error) {
 			return nil, err
 		}
 	}
-	e, err := newCase(whens, els)
+	e, err := expr.NewCase(whens, els)
 	if err != nil {
 		return nil, b.wrapExprErr("case", err)
 	}
 	return e, nil
-}
-
-// newCase unifies the branch types of a searched CASE and makes the
-// conditions BOOLEAN.
-func newCase(whens []expr.When, els expr.Expr) (expr.Expr, error) {
-	var t arrow.DataType = arrow.Null
-	for _, w := range whens {
-		t = CommonType(t, w.Then.Type())
-	}
-	if els != nil {
-		t = CommonType(t, els.Type())
-	}
-	out := &expr.Case{T: t, Whens: make([]expr.When, len(whens))}
-	for i, w := range whens {
-		c := w.Cond
-		if c.Type().ID() != arrow.BOOL {
-			var err error
-			if c, err = coerce(c, arrow.FixedWidthTypes.Boolean); err != nil {
-				return nil, err
-			}
-		}
-		th, err := coerce(w.Then, t)
-		if err != nil {
-			return nil, err
-		}
-		out.Whens[i] = expr.When{Cond: c, Then: th}
-	}
-	if els != nil {
-		e, err := coerce(els, t)
-		if err != nil {
-			return nil, err
-		}
-		out.Else = e
-	}
-	return out, nil
 }
 
 func (b *Binder) bindIn(x *ast.PatternInExpr, sc *scope) (expr.Expr, error) {
@@ -553,23 +518,6 @@ func isStringish(t arrow.DataType) bool {
 	return t.ID() == arrow.STRING || t.ID() == arrow.BINARY || t.ID() == arrow.NULL
 }
 
-// timeUnits maps INTERVAL units to microseconds (fixed-length units) or to
-// months (calendar units, negative marker handled by the caller).
-var timeUnitMicros = map[ast.TimeUnitType]int64{
-	ast.TimeUnitMicrosecond: 1,
-	ast.TimeUnitSecond:      1_000_000,
-	ast.TimeUnitMinute:      60_000_000,
-	ast.TimeUnitHour:        3_600_000_000,
-	ast.TimeUnitDay:         86_400_000_000,
-	ast.TimeUnitWeek:        7 * 86_400_000_000,
-}
-
-var timeUnitMonths = map[ast.TimeUnitType]int64{
-	ast.TimeUnitMonth:   1,
-	ast.TimeUnitQuarter: 3,
-	ast.TimeUnitYear:    12,
-}
-
 func (b *Binder) bindFunc(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	name := x.FnName.L
 	ident := x.FnName.O
@@ -619,9 +567,8 @@ func (b *Binder) bindFunc(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	return b.call(ident, name, args...)
 }
 
-// bindInterval binds DATE_ADD(t, INTERVAL n UNIT) and friends as
-// date_add(t, n * unit_micros) for fixed units or add_months(t, n * months)
-// for calendar units.
+// bindInterval binds DATE_ADD(t, INTERVAL n UNIT) and friends as the expr
+// package's date_add(t, n, 'UNIT') / date_sub(t, n, 'UNIT').
 func (b *Binder) bindInterval(x *ast.FuncCallExpr, unit ast.TimeUnitType, sc *scope) (expr.Expr, error) {
 	t, err := b.bindExpr(x.Args[0], sc)
 	if err != nil {
@@ -631,32 +578,11 @@ func (b *Binder) bindInterval(x *ast.FuncCallExpr, unit ast.TimeUnitType, sc *sc
 	if err != nil {
 		return nil, err
 	}
-	sub := x.FnName.L == "date_sub" || x.FnName.L == "subdate"
-	if us, ok := timeUnitMicros[unit]; ok {
-		return b.intervalCall(x.FnName.O, "date_add", t, n, us, sub)
+	fn := "date_add"
+	if x.FnName.L == "date_sub" || x.FnName.L == "subdate" {
+		fn = "date_sub"
 	}
-	if m, ok := timeUnitMonths[unit]; ok {
-		return b.intervalCall(x.FnName.O, "add_months", t, n, m, sub)
-	}
-	return nil, b.errAt("interval", "unsupported: INTERVAL unit %s", unit.String())
-}
-
-func (b *Binder) intervalCall(ident, fn string, t, n expr.Expr, mult int64, sub bool) (expr.Expr, error) {
-	var err error
-	if n.Type().ID() != arrow.INT64 {
-		if n, err = coerce(n, arrow.PrimitiveTypes.Int64); err != nil {
-			return nil, b.wrapExprErr(ident, err)
-		}
-	}
-	if sub {
-		mult = -mult
-	}
-	if mult != 1 {
-		if n, err = b.call(ident, "*", n, expr.Lit(mult)); err != nil {
-			return nil, err
-		}
-	}
-	return b.call(ident, fn, t, n)
+	return b.call(x.FnName.O, fn, t, n, expr.Lit(unit.String()))
 }
 
 func (b *Binder) bindTrim(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
@@ -673,19 +599,11 @@ func (b *Binder) bindTrim(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		}
 		args = append(args, e)
 	}
-	fn := "trim"
-	switch dir {
-	case ast.TrimLeading:
-		fn = "ltrim"
-	case ast.TrimTrailing:
-		fn = "rtrim"
+	if dir != ast.TrimBothDefault {
+		if len(args) == 1 {
+			args = append(args, expr.Lit(" "))
+		}
+		args = append(args, expr.Lit(dir.String()))
 	}
-	if fn != "trim" && len(args) == 1 {
-		return b.call("trim", fn, args...)
-	}
-	if fn != "trim" {
-		// TRIM(LEADING x FROM s): the expr package takes the remove string.
-		return b.call("trim", fn, args...)
-	}
-	return b.call("trim", "trim", args...)
+	return b.call(x.FnName.O, "trim", args...)
 }

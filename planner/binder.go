@@ -320,6 +320,12 @@ func distinct(n Node) Node {
 // by position, by alias (select list first, as MySQL does) or by equal
 // expression. -1 means none.
 func (b *Binder) orderTarget(e ast.ExprNode, items []selectItem, exprs []expr.Expr, sc *scope) (int, error) {
+	if p, ok := e.(*ast.PositionExpr); ok {
+		if p.P != nil || p.N < 1 || p.N > len(items) {
+			return -1, b.errAt(fmt.Sprint(p.N), "ORDER BY position %d is not in the select list (1..%d)", p.N, len(items))
+		}
+		return p.N - 1, nil
+	}
 	if v, ok := e.(ast.ValueExpr); ok {
 		lit, err := b.literal(v)
 		if err != nil {
@@ -545,7 +551,12 @@ func (b *Binder) orderByOutput(node Node, items []*ast.ByItem) (Node, error) {
 	var keys []SortKey
 	for _, ob := range items {
 		var e expr.Expr
-		if v, ok := ob.Expr.(ast.ValueExpr); ok {
+		if p, ok := ob.Expr.(*ast.PositionExpr); ok {
+			if p.P != nil || p.N < 1 || p.N > len(sc.cols) {
+				return nil, b.errAt(fmt.Sprint(p.N), "ORDER BY position %d is not in the select list (1..%d)", p.N, len(sc.cols))
+			}
+			e = sc.colExpr(p.N - 1)
+		} else if v, ok := ob.Expr.(ast.ValueExpr); ok {
 			lit, err := b.literal(v)
 			if err != nil {
 				return nil, err
