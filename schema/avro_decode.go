@@ -185,11 +185,14 @@ func (d *avroRowDecoder) emit(bs []array.Builder) {
 	}
 }
 
-func newAvroRowDecoder(w avro.Schema, tf []arrow.Field, cols []int) (*avroRowDecoder, error) {
+func newAvroRowDecoder(w avro.Schema, tf []arrow.Field, cols []int) (rowDecoder, error) {
 	c := &avroCompiler{skips: map[string]*step{}}
 	d := &avroRowDecoder{}
 	w = deref(w)
 	if rec, ok := w.(*avro.RecordSchema); ok {
+		if fd, err := newAvroFlatDecoder(rec, tf, cols); err != nil || fd != nil {
+			return fd, err
+		}
 		read, fields, defaults, err := c.record(rec, tf, "")
 		if err != nil {
 			return nil, fmt.Errorf("schema: %w", err)

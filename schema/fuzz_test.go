@@ -54,6 +54,7 @@ func fuzzDecoders(t testing.TB) []struct {
 	}
 	add(kv, nil)
 	add(Info{Type: "JSON", Schema: []byte(jsonSchema)}, nil)
+	add(Info{Type: "AVRO", Schema: []byte(flatSchema)}, nil)
 	return out
 }
 
