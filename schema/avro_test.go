@@ -375,3 +375,18 @@ func TestAvroTopLevelPrimitive(t *testing.T) {
 		t.Errorf("value = %s", got)
 	}
 }
+
+// Pulsar's Java client derives schemas of nested classes with '$' in their names.
+func TestAvroJavaNestedClassNames(t *testing.T) {
+	def := `{"type":"record","name":"Order$Line","namespace":"com.example.App$","fields":[
+	  {"name":"sku","type":"string"},
+	  {"name":"sub","type":["null",{"type":"record","name":"Inner$X","fields":[{"name":"n","type":"int"}]}],"default":null},
+	  {"name":"again","type":["null","Inner$X"],"default":null}]}`
+	s, err := ToArrow(Info{Type: "AVRO", Schema: []byte(def)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.NumFields() != 3 || s.Field(2).Type.ID() != arrow.STRUCT {
+		t.Errorf("schema %s", s)
+	}
+}

@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hamba/avro/v2"
@@ -15,7 +17,54 @@ func parseAvro(def []byte) (avro.Schema, error) {
 	if len(def) == 0 {
 		return nil, errors.New("empty Avro schema definition")
 	}
-	return avro.ParseBytesWithCache(def, "", &avro.SchemaCache{})
+	s, err := avro.ParseBytesWithCache(def, "", &avro.SchemaCache{})
+	if err != nil && bytes.IndexByte(def, '$') >= 0 {
+		// Java's reflect-based schemas (Pulsar's Java client) name nested classes Outer$Inner,
+		// which the Avro name rules reject. Names do not affect the binary encoding, so retry
+		// with '$' replaced in names and type references.
+		var v any
+		if json.Unmarshal(def, &v) == nil {
+			if fixed, merr := json.Marshal(fixDollarNames(v, "")); merr == nil {
+				if s2, err2 := avro.ParseBytesWithCache(fixed, "", &avro.SchemaCache{}); err2 == nil {
+					return s2, nil
+				}
+			}
+		}
+	}
+	return s, err
+}
+
+// fixDollarNames replaces '$' by '_' in names, namespaces, aliases and named-type references of a
+// schema decoded as generic JSON. key is the object key v was found under.
+func fixDollarNames(v any, key string) any {
+	fix := func(s string) string { return strings.ReplaceAll(s, "$", "_") }
+	switch x := v.(type) {
+	case string:
+		switch key {
+		case "name", "namespace", "type", "items", "values", "union", "aliases":
+			return fix(x)
+		}
+		return x
+	case []any:
+		k := "union"
+		if key == "fields" || key == "symbols" || key == "aliases" {
+			k = key
+		}
+		for i := range x {
+			x[i] = fixDollarNames(x[i], k)
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			switch k {
+			case "default", "doc", "symbols":
+				continue
+			}
+			x[k] = fixDollarNames(e, k)
+		}
+		return x
+	}
+	return v
 }
 
 // deref resolves named-type references.
