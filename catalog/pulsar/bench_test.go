@@ -71,10 +71,10 @@ func benchTable(b *testing.B, bids int64) (*Catalog, *Table) {
 func BenchmarkBoundedScan(b *testing.B) {
 	bids := benchBids()
 	cat, tb := benchTable(b, bids)
-	b.Run("magnetar", func(b *testing.B) {
+	b.Run("magnetar-split", func(b *testing.B) {
 		var total int64
 		for b.Loop() {
-			rows, _ := drainScan(b, tb, nil)
+			rows, _ := drainScan(b, tb, map[string]string{"segment_split": "true"})
 			if rows < bids {
 				b.Fatalf("%d rows, want >= %d", rows, bids)
 			}
@@ -113,8 +113,8 @@ func BenchmarkSegmentParallel(b *testing.B) {
 		opts map[string]string
 	}{
 		{"single-reader", map[string]string{"segment_split": "false"}},
-		{"split-2", map[string]string{"parallelism": "2"}},
-		{"split-4", map[string]string{"parallelism": "4"}},
+		{"split-2", map[string]string{"segment_split": "true", "parallelism": "2"}},
+		{"split-4", map[string]string{"segment_split": "true", "parallelism": "4"}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var segs int

@@ -24,9 +24,9 @@
 // partition's last message id), reads each partition with a Reader from the
 // earliest message (or from a publish-time bound) up to that end, decodes
 // each payload with a decoder compiled for its writer schema version and
-// appends straight into Arrow builders. A partition whose topic holds several
-// ledgers is split into ledger ranges read by parallel readers
-// (segment-parallel reads). Messages that fail to decode are counted and
+// appends straight into Arrow builders. Partitions are read in parallel; with
+// segment_split a partition is also cut into entry ranges (across and within
+// ledgers, from the topic's internal stats) read by parallel readers. Messages that fail to decode are counted and
 // skipped (see Warnings), and optionally copied to a dead-letter topic.
 //
 // An unbounded scan tails every partition from Options["start"]: "earliest"
@@ -44,7 +44,8 @@
 //	batch_size         rows per batch (default 8192)
 //	linger             max time a partial batch waits, Go duration (default 50ms)
 //	parallelism        concurrent readers (default Config.ScanParallelism)
-//	segment_split      "false" reads each partition with one reader
+//	segment_split      "true" splits each partition into entry ranges read in parallel
+//	                   (default Config.SegmentSplit, off)
 //
 // # Table options
 //

@@ -144,7 +144,7 @@ func TestLedgerSplit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("produces 12000 messages")
 	}
-	e := newEnv(t, Config{ScanParallelism: 4})
+	e := newEnv(t, Config{ScanParallelism: 4, SegmentSplit: true})
 	p := e.producer(e.topic("big"), orderAvro, false)
 	const n = 12000
 	for i := 0; i < n; i += 2000 {

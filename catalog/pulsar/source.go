@@ -57,7 +57,7 @@ type scanOptions struct {
 
 func (t *Table) parseOptions(opts map[string]string) (scanOptions, error) {
 	cfg := t.cat.cfg
-	o := scanOptions{batchSize: cfg.BatchSize, linger: cfg.Linger, parallelism: cfg.ScanParallelism, split: true, start: "earliest"}
+	o := scanOptions{batchSize: cfg.BatchSize, linger: cfg.Linger, parallelism: cfg.ScanParallelism, split: cfg.SegmentSplit, start: "earliest"}
 	for k, v := range opts {
 		var err error
 		switch strings.ToLower(k) {
