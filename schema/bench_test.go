@@ -194,3 +194,69 @@ func BenchmarkBidBuildersFloor(b *testing.B) {
 	}
 	reportRates(b, start, cpu0)
 }
+
+// BenchmarkDecodeBidJSON decodes the same bids as JSON payloads (Pulsar JSON schema).
+func BenchmarkDecodeBidJSON(b *testing.B) {
+	avroInfo := Info{Type: "AVRO", Schema: []byte(bidSchema)}
+	jsonInfo := Info{Type: "JSON", Schema: []byte(bidSchema)}
+	target, err := ToArrow(avroInfo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.NewGoAllocator()
+	rec := decodeRows(b, mem, avroInfo, target, bidPayloads(b, 1024)...)
+	defer rec.Release()
+	enc, err := NewEncoder(jsonInfo, target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payloads := make([][]byte, rec.NumRows())
+	for i := range payloads {
+		if payloads[i], err = enc.Encode(rec, i, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dec, err := NewDecoder(jsonInfo, target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rb := array.NewRecordBuilder(mem, target)
+	defer rb.Release()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := dec.Append(rb, nil, payloads[i&1023]); err != nil {
+			b.Fatal(err)
+		}
+		if i&4095 == 4095 {
+			rb.NewRecord().Release()
+		}
+	}
+	reportRates(b, start, cpu0)
+}
+
+// BenchmarkEncodeBid encodes Arrow rows back to Avro payloads (the sink path).
+func BenchmarkEncodeBid(b *testing.B) {
+	info := Info{Type: "AVRO", Schema: []byte(bidSchema)}
+	target, err := ToArrow(info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := decodeRows(b, memory.NewGoAllocator(), info, target, bidPayloads(b, 1024)...)
+	defer rec.Release()
+	enc, err := NewEncoder(info, target)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if buf, err = enc.Encode(rec, i&1023, buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, start, cpu0)
+}

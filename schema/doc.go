@@ -34,17 +34,35 @@
 //
 // # Decoding
 //
-// [NewDecoder] compiles, per writer schema and target table schema, a tree of small functions, one
-// per field. Avro decoding runs in two passes over one message: the first reads the Avro binary,
-// checks it and records the values on a reusable tape of uint64 (numbers, and offset/length pairs
-// pointing into the payload for strings and bytes); the second appends the tape to the typed
-// builders and cannot fail. So a corrupt or truncated payload returns an error and leaves the
-// builders untouched, and no per-row allocation happens. JSON payloads are validated in a first
-// pass and appended in a second. Strings are not checked for UTF-8 validity.
+// [NewDecoder] compiles, per writer schema and target table schema, the work for one message, in
+// two passes so that a corrupt or truncated payload returns an error and leaves the builders
+// exactly as they were:
+//
+//   - Flat records (every field a scalar, optionally a nullable union: long, int, string, bytes,
+//     boolean, float, double and their timestamp/date/time logical types), the usual shape of event
+//     topics, take a fast path: the first pass reads each field into a fixed slot (numbers, or
+//     offset/length pairs into the payload for strings), the second appends the slots to typed
+//     builders cached per RecordBuilder.
+//   - Everything else compiles to a tree of small functions, one per field: the first pass reads
+//     and checks the Avro binary and records values on a reusable tape of uint64, the second
+//     drains the tape into the builders and cannot fail.
+//
+// Neither allocates per row. JSON payloads are checked by a first pass and appended by a second
+// run of the same code. Strings are not checked for UTF-8 validity. Target fields that are not
+// nullable still receive null when the writer has no value and no default.
 //
 // Schema evolution follows Avro resolution by field name: target fields missing from the writer
 // get their "avro.default" or null; writer fields missing from the target are skipped; int→long→
 // float→double promotions and string↔bytes are allowed.
+//
+// Avro names with '$' (Java nested classes, as Pulsar's Java client derives them) are accepted by
+// rewriting '$' to '_' in names; names do not affect the encoding.
+//
+// # Encoding
+//
+// [NewEncoder] writes rows back in a topic's schema (Avro binary, JSON text in the representation
+// the decoder reads, primitive encodings, KEY_VALUE INLINE; for SEPARATED the encoder also
+// implements [KeyEncoder]). [FromArrow] derives the Avro schema of a table created in SQL.
 //
 // Decoders and encoders keep scratch state and are not safe for concurrent use: make one per
 // goroutine.
