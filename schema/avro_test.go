@@ -390,3 +390,54 @@ func TestAvroJavaNestedClassNames(t *testing.T) {
 		t.Errorf("schema %s", s)
 	}
 }
+
+// Evolution inside nested records, arrays and maps (the general path).
+func TestAvroNestedEvolution(t *testing.T) {
+	mem := checkedMem(t)
+	v1 := `{"type":"record","name":"E","fields":[
+	  {"name":"id","type":"long"},
+	  {"name":"who","type":{"type":"record","name":"Who","fields":[{"name":"name","type":"string"},{"name":"age","type":"int"}]}},
+	  {"name":"items","type":{"type":"array","items":{"type":"record","name":"It","fields":[{"name":"sku","type":"string"},{"name":"old","type":"bytes"}]}}},
+	  {"name":"m","type":{"type":"map","values":"int"}}]}`
+	v2 := `{"type":"record","name":"E","fields":[
+	  {"name":"id","type":"long"},
+	  {"name":"who","type":{"type":"record","name":"Who","fields":[{"name":"name","type":"string"},
+	    {"name":"age","type":"long"},{"name":"email","type":["null","string"],"default":null}]}},
+	  {"name":"items","type":{"type":"array","items":{"type":"record","name":"It","fields":[{"name":"sku","type":"string"},
+	    {"name":"qty","type":"int","default":1}]}}},
+	  {"name":"m","type":{"type":"map","values":"double"}}]}`
+	target, err := ToArrow(Info{Type: "AVRO", Schema: []byte(v2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(mem, target)
+	defer b.Release()
+	for _, c := range []struct {
+		schema string
+		row    map[string]any
+	}{
+		{v1, map[string]any{"id": int64(1), "who": map[string]any{"name": "a", "age": int32(30)},
+			"items": []any{map[string]any{"sku": "s1", "old": []byte{9}}}, "m": map[string]any{"k": int32(2)}}},
+		{v2, map[string]any{"id": int64(2), "who": map[string]any{"name": "b", "age": int64(40), "email": goavro.Union("string", "e")},
+			"items": []any{map[string]any{"sku": "s2", "qty": int32(5)}}, "m": map[string]any{"k": 0.5}}},
+	} {
+		dec, err := NewDecoder(Info{Type: "AVRO", Schema: []byte(c.schema)}, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dec.Append(b, nil, avroEncode(t, c.schema, c.row)[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	for name, want := range map[string]string{
+		"who":   `[{"age":30,"email":null,"name":"a"},{"age":40,"email":"e","name":"b"}]`,
+		"items": `[[{"qty":1,"sku":"s1"}],[{"qty":5,"sku":"s2"}]]`,
+		"m":     `[[{"key":"k","value":2}],[{"key":"k","value":0.5}]]`,
+	} {
+		if got := colJSON(t, rec, name); got != want {
+			t.Errorf("%s = %s, want %s", name, got, want)
+		}
+	}
+}
