@@ -48,3 +48,10 @@ func isNumeric(t arrow.DataType) bool {
 	}
 	return false
 }
+
+// isNull reports whether cell i is NULL. Arrays of Arrow's Null type (the
+// type of a bare NULL literal) carry no validity bitmap, so IsNull is false
+// for them although every value is NULL.
+func isNull(arr arrow.Array, i int) bool {
+	return arr.DataType().ID() == arrow.NULL || arr.IsNull(i)
+}

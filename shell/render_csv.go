@@ -55,7 +55,7 @@ func (r *csvRenderer) Write(b exec.Batch) error {
 			r.record[0] = b.Op(i).String()
 		}
 		for c, col := range cols {
-			if col.IsNull(i) {
+			if isNull(col, i) {
 				r.record[off+c] = ""
 			} else {
 				r.record[off+c] = formatValue(col, i)

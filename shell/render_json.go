@@ -60,7 +60,7 @@ func (r *jsonRenderer) Write(b exec.Batch) error {
 				buf = append(buf, ',')
 			}
 			buf = append(buf, r.keys[c]...)
-			if isJSONField(r.fields[c]) && !col.IsNull(i) {
+			if isJSONField(r.fields[c]) && !isNull(col, i) {
 				buf = appendRawJSON(buf, formatValue(col, i))
 				continue
 			}
@@ -109,7 +109,7 @@ func appendJSONFloat(buf []byte, v float64, bits int) []byte {
 
 // appendJSONValue appends cell i of arr as a JSON value.
 func appendJSONValue(buf []byte, arr arrow.Array, i int) []byte {
-	if arr.IsNull(i) {
+	if isNull(arr, i) {
 		return append(buf, "null"...)
 	}
 	switch a := arr.(type) {

@@ -180,7 +180,7 @@ func (r *tableRenderer) cells(b exec.Batch, i int) []cell {
 		off = 1
 	}
 	for c, col := range b.Rec.Columns() {
-		if col.IsNull(i) {
+		if isNull(col, i) {
 			row[off+c] = cell{s: nullText, null: true}
 		} else {
 			row[off+c] = cell{s: escapeControl(formatValue(col, i))}

@@ -356,3 +356,19 @@ func TestWidths(t *testing.T) {
 		t.Errorf("displayWidth = %d", got)
 	}
 }
+
+func TestNullTypeColumn(t *testing.T) {
+	mem := checkedMem(t)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.Null, Nullable: true}}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	b.Field(0).AppendNull()
+	rec := b.NewRecordBatch()
+	b.Release()
+	defer rec.Release()
+	for format, want := range map[Format]string{FormatCSV: "n\n\n", FormatJSON: "{\"n\":null}\n"} {
+		got, err := render(t, RenderOptions{Format: format}, schema, []exec.Batch{{Rec: rec}})
+		if err != nil || got != want {
+			t.Errorf("%s: got %q (%v), want %q", format, got, err, want)
+		}
+	}
+}
