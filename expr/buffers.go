@@ -157,3 +157,11 @@ func boolBits(arr arrow.Array) []byte {
 func nullArray(mem memory.Allocator, dt arrow.DataType, n int) arrow.Array {
 	return array.MakeArrayOfNull(mem, dt, n)
 }
+
+func unsafeI64(s []uint64) []int64 {
+	return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+func unsafeF64(s []uint64) []float64 {
+	return unsafe.Slice((*float64)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}

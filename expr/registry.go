@@ -101,6 +101,18 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 		return nil, err
 	}
 	resolved := &Call{Name: canon, Args: cargs, T: t}
+	if fusable[canon] && fuseEnabled {
+		fe, err := tryFuse(resolved, mem)
+		if err != nil {
+			return nil, err
+		}
+		if fe != nil {
+			if c.T != nil && !arrow.TypeEqual(c.T, t) {
+				return newCastEval(fe, t, c.T, mem)
+			}
+			return fe, nil
+		}
+	}
 	args, err := compileAll(cargs, mem)
 	if err != nil {
 		return nil, err
@@ -116,6 +128,11 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 	}
 	return ev, nil
 }
+
+// fuseEnabled lets tests compare fused and unfused evaluation.
+var fuseEnabled = true
+
+var fusable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "neg": true}
 
 // coerce converts e to t: no-op when already t, folded for literals,
 // otherwise a Cast node.

@@ -1,0 +1,454 @@
+package expr
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Fusion: a tree of BIGINT/DOUBLE arithmetic (+ - * neg, / by a non-zero
+// constant, BIGINT→DOUBLE casts) over columns and constants is evaluated
+// in one pass over cache-sized chunks instead of one full-batch array per
+// operator. Only the result array is allocated; intermediates live in
+// pooled chunk scratch. Semantics (overflow errors naming the failing
+// sub-expression, NULL propagation) match the unfused operators.
+
+const fuseChunk = 1024
+
+type fkind uint8
+
+const (
+	fInput fkind = iota // any evaluator producing BIGINT or DOUBLE
+	fConst
+	fBin
+	fNeg
+	fI2F
+)
+
+type fnode struct {
+	kind  fkind
+	float bool // DOUBLE (else BIGINT)
+	op    byte
+	l, r  *fnode
+	input int
+	ci    int64
+	cf    float64
+	text  string
+	slot  int // scratch slot of a computed node
+}
+
+type fusedEval struct {
+	root   *fnode
+	inputs []Evaluator
+	slots  int
+	t      arrow.DataType
+	mem    memory.Allocator
+}
+
+var fuseScratch = sync.Pool{New: func() any { return new([]uint64) }}
+
+// tryFuse returns a fused evaluator for c when it is an arithmetic tree
+// with at least two fusable operators, else nil.
+func tryFuse(c *Call, mem memory.Allocator) (Evaluator, error) {
+	f := &fuser{}
+	root := f.build(c)
+	if root == nil || root.kind == fInput || root.kind == fConst || f.ops < 2 {
+		return nil, nil
+	}
+	ev := &fusedEval{root: root, slots: f.slots, t: c.T, mem: mem}
+	for _, e := range f.inputs {
+		in, err := compile(e, mem)
+		if err != nil {
+			return nil, err
+		}
+		ev.inputs = append(ev.inputs, in)
+	}
+	return ev, nil
+}
+
+type fuser struct {
+	inputs []Expr
+	ops    int
+	slots  int
+}
+
+func isI64(t arrow.DataType) bool { return t.ID() == arrow.INT64 }
+func isF64(t arrow.DataType) bool { return t.ID() == arrow.FLOAT64 }
+
+func (f *fuser) leaf(e Expr) *fnode {
+	if !isI64(e.Type()) && !isF64(e.Type()) {
+		return nil
+	}
+	if l, ok := e.(*Literal); ok && l.Value != nil {
+		if v, ok := l.Value.(int64); ok {
+			return &fnode{kind: fConst, ci: v, cf: float64(v)}
+		}
+		if v, ok := l.Value.(float64); ok {
+			return &fnode{kind: fConst, float: true, cf: v}
+		}
+	}
+	f.inputs = append(f.inputs, e)
+	return &fnode{kind: fInput, float: isF64(e.Type()), input: len(f.inputs) - 1}
+}
+
+func (f *fuser) build(e Expr) *fnode {
+	switch n := e.(type) {
+	case *Cast:
+		if isF64(n.T) && isI64(n.Arg.Type()) {
+			if l, ok := n.Arg.(*Literal); ok && l.Value != nil {
+				return &fnode{kind: fConst, float: true, cf: float64(l.Value.(int64))}
+			}
+			child := f.build(n.Arg)
+			if child == nil {
+				return nil
+			}
+			f.ops++
+			f.slots++
+			return &fnode{kind: fI2F, float: true, l: child, slot: f.slots - 1}
+		}
+	case *Call:
+		r, err := NewCall(n.Name, n.Args...)
+		if err != nil {
+			return nil
+		}
+		rc := r.(*Call)
+		if n.T != nil && !arrow.TypeEqual(n.T, rc.T) {
+			return f.leaf(e)
+		}
+		float := isF64(rc.T)
+		if !float && !isI64(rc.T) {
+			return f.leaf(e)
+		}
+		switch rc.Name {
+		case "neg":
+			if !arrow.TypeEqual(rc.Args[0].Type(), rc.T) {
+				return f.leaf(e)
+			}
+			child := f.build(rc.Args[0])
+			if child == nil {
+				return nil
+			}
+			f.ops++
+			f.slots++
+			return &fnode{kind: fNeg, float: float, l: child, text: displayExpr(rc), slot: f.slots - 1}
+		case "+", "-", "*", "/":
+			if !arrow.TypeEqual(rc.Args[0].Type(), rc.T) || !arrow.TypeEqual(rc.Args[1].Type(), rc.T) {
+				return f.leaf(e)
+			}
+			if rc.Name == "/" {
+				l, ok := rc.Args[1].(*Literal)
+				if !float || !ok || l.Value == nil || l.Value.(float64) == 0 {
+					return f.leaf(e)
+				}
+			}
+			l := f.build(rc.Args[0])
+			r := f.build(rc.Args[1])
+			if l == nil || r == nil {
+				return nil
+			}
+			if l.kind == fConst && r.kind == fConst {
+				return f.leaf(e) // let the ordinary path fold or fail
+			}
+			f.ops++
+			f.slots++
+			return &fnode{kind: fBin, float: float, op: rc.Name[0], l: l, r: r, text: displayExpr(rc), slot: f.slots - 1}
+		}
+	}
+	return f.leaf(e)
+}
+
+// fuseRun carries the per-Eval state.
+type fuseRun struct {
+	ins     []arrow.Array
+	scratch []uint64
+}
+
+func (fr *fuseRun) slotI(slot int) []int64 {
+	s := fr.scratch[slot*fuseChunk : (slot+1)*fuseChunk]
+	return unsafeI64(s)
+}
+
+func (fr *fuseRun) slotF(slot int) []float64 {
+	s := fr.scratch[slot*fuseChunk : (slot+1)*fuseChunk]
+	return unsafeF64(s)
+}
+
+func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Array, error) {
+	n := int(rec.NumRows())
+	ins, err := evalAll(ctx, rec, e.inputs)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseAll(ins)
+	sp := fuseScratch.Get().(*[]uint64)
+	defer fuseScratch.Put(sp)
+	if need := e.slots * fuseChunk; cap(*sp) < need {
+		*sp = make([]uint64, need)
+	}
+	fr := &fuseRun{ins: ins, scratch: (*sp)[:e.slots*fuseChunk]}
+	validity, nulls := andValidity(e.mem, n, ins...)
+	fail := func(err error) (arrow.Array, error) {
+		if validity != nil {
+			validity.Release()
+		}
+		return nil, err
+	}
+	if e.root.float {
+		buf, out := allocFixed[float64](e.mem, n)
+		for lo := 0; lo < n; lo += fuseChunk {
+			hi := min(lo+fuseChunk, n)
+			e.root.runF(fr, lo, hi, out[lo:hi])
+		}
+		return makeArray(tFloat, n, validity, buf, nulls), nil
+	}
+	buf, out := allocFixed[int64](e.mem, n)
+	for lo := 0; lo < n; lo += fuseChunk {
+		hi := min(lo+fuseChunk, n)
+		if bad := e.root.runI(fr, lo, hi, out[lo:hi]); bad != nil {
+			// Re-check the chunk row by row, ignoring NULL rows.
+			if text, ok := e.root.firstOverflow(fr, lo, hi, ins); ok {
+				buf.Release()
+				return fail(&Error{Msg: "BIGINT value is out of range in '" + text + "'"})
+			}
+		}
+	}
+	return makeArray(tInt64, n, validity, buf, nulls), nil
+}
+
+// runI computes rows [lo,hi) of a BIGINT node into dst (or returns a view
+// when dst is nil). It returns the node whose kernel flagged an overflow.
+func (nd *fnode) runI(fr *fuseRun, lo, hi int, dst []int64) *fnode {
+	_, bad := nd.evalI(fr, lo, hi, dst)
+	return bad
+}
+
+func (nd *fnode) evalI(fr *fuseRun, lo, hi int, dst []int64) ([]int64, *fnode) {
+	switch nd.kind {
+	case fInput:
+		v := values[int64](fr.ins[nd.input])[lo:hi]
+		if dst != nil {
+			copy(dst, v)
+			return dst, nil
+		}
+		return v, nil
+	}
+	if dst == nil {
+		dst = fr.slotI(nd.slot)[:hi-lo]
+	}
+	var bad *fnode
+	switch nd.kind {
+	case fNeg:
+		x, b := nd.l.evalI(fr, lo, hi, nil)
+		bad = b
+		flag := false
+		for i, v := range x {
+			dst[i] = -v
+			flag = flag || v == math.MinInt64
+		}
+		if flag && bad == nil {
+			bad = nd
+		}
+	case fBin:
+		var flag bool
+		switch {
+		case nd.r.kind == fConst:
+			x, b := nd.l.evalI(fr, lo, hi, nil)
+			bad = b
+			c := nd.r.ci
+			switch nd.op {
+			case '+':
+				flag = addI64S(x, c, dst)
+			case '-':
+				if c == math.MinInt64 {
+					for i, v := range x {
+						dst[i] = v - c
+						flag = flag || v >= 0
+					}
+				} else {
+					flag = addI64S(x, -c, dst)
+				}
+			default:
+				flag = mulI64S(x, c, dst)
+			}
+		case nd.l.kind == fConst:
+			y, b := nd.r.evalI(fr, lo, hi, nil)
+			bad = b
+			c := nd.l.ci
+			switch nd.op {
+			case '+':
+				flag = addI64S(y, c, dst)
+			case '-':
+				flag = subI64SV(c, y, dst)
+			default:
+				flag = mulI64S(y, c, dst)
+			}
+		default:
+			x, b1 := nd.l.evalI(fr, lo, hi, nil)
+			y, b2 := nd.r.evalI(fr, lo, hi, nil)
+			bad = b1
+			if bad == nil {
+				bad = b2
+			}
+			switch nd.op {
+			case '+':
+				flag = addI64(x, y, dst)
+			case '-':
+				flag = subI64(x, y, dst)
+			default:
+				flag = mulI64(x, y, dst)
+			}
+		}
+		if flag && bad == nil {
+			bad = nd
+		}
+	}
+	return dst, bad
+}
+
+func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) []float64 {
+	switch nd.kind {
+	case fInput:
+		v := values[float64](fr.ins[nd.input])[lo:hi]
+		if dst != nil {
+			copy(dst, v)
+			return dst
+		}
+		return v
+	}
+	if dst == nil {
+		dst = fr.slotF(nd.slot)[:hi-lo]
+	}
+	switch nd.kind {
+	case fI2F:
+		x, _ := nd.l.evalI(fr, lo, hi, nil)
+		for i, v := range x {
+			dst[i] = float64(v)
+		}
+	case fNeg:
+		x := nd.l.evalF(fr, lo, hi, nil)
+		for i, v := range x {
+			dst[i] = -v
+		}
+	case fBin:
+		switch {
+		case nd.r.kind == fConst:
+			x := nd.l.evalF(fr, lo, hi, nil)
+			c := nd.r.cf
+			switch nd.op {
+			case '+':
+				for i, v := range x {
+					dst[i] = v + c
+				}
+			case '-':
+				for i, v := range x {
+					dst[i] = v - c
+				}
+			case '*':
+				for i, v := range x {
+					dst[i] = v * c
+				}
+			default:
+				for i, v := range x {
+					dst[i] = v / c
+				}
+			}
+		case nd.l.kind == fConst:
+			y := nd.r.evalF(fr, lo, hi, nil)
+			c := nd.l.cf
+			switch nd.op {
+			case '+':
+				for i, v := range y {
+					dst[i] = c + v
+				}
+			case '-':
+				for i, v := range y {
+					dst[i] = c - v
+				}
+			default:
+				for i, v := range y {
+					dst[i] = c * v
+				}
+			}
+		default:
+			x := nd.l.evalF(fr, lo, hi, nil)
+			y := nd.r.evalF(fr, lo, hi, nil)
+			y = y[:len(x)]
+			switch nd.op {
+			case '+':
+				for i, v := range x {
+					dst[i] = v + y[i]
+				}
+			case '-':
+				for i, v := range x {
+					dst[i] = v - y[i]
+				}
+			default:
+				for i, v := range x {
+					dst[i] = v * y[i]
+				}
+			}
+		}
+	}
+	return dst
+}
+
+func (nd *fnode) runF(fr *fuseRun, lo, hi int, dst []float64) { nd.evalF(fr, lo, hi, dst) }
+
+// firstOverflow re-evaluates the rows [lo,hi) one at a time (only after a
+// kernel flagged a possible overflow) and returns the text of the innermost
+// sub-expression that overflows on a row whose inputs are all non-NULL.
+func (nd *fnode) firstOverflow(fr *fuseRun, lo, hi int, ins []arrow.Array) (string, bool) {
+rows:
+	for i := lo; i < hi; i++ {
+		for _, a := range ins {
+			if a.IsNull(i) {
+				continue rows
+			}
+		}
+		if _, text, ok := nd.rowI(fr, i); !ok {
+			return text, true
+		}
+	}
+	return "", false
+}
+
+// rowI evaluates one row exactly; ok=false reports an overflow at text.
+func (nd *fnode) rowI(fr *fuseRun, i int) (int64, string, bool) {
+	switch nd.kind {
+	case fInput:
+		return values[int64](fr.ins[nd.input])[i], "", true
+	case fConst:
+		return nd.ci, "", true
+	case fNeg:
+		v, t, ok := nd.l.rowI(fr, i)
+		if !ok {
+			return 0, t, false
+		}
+		if v == math.MinInt64 {
+			return 0, nd.text, false
+		}
+		return -v, "", true
+	}
+	x, t, ok := nd.l.rowI(fr, i)
+	if !ok {
+		return 0, t, false
+	}
+	y, t, ok := nd.r.rowI(fr, i)
+	if !ok {
+		return 0, t, false
+	}
+	op := map[byte]string{'+': "+", '-': "-", '*': "*"}[nd.op]
+	if intOpOverflows(op, x, y, false) {
+		return 0, nd.text, false
+	}
+	switch nd.op {
+	case '+':
+		return x + y, "", true
+	case '-':
+		return x - y, "", true
+	}
+	return x * y, "", true
+}

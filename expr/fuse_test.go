@@ -1,0 +1,94 @@
+package expr
+
+import (
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// evalBoth evaluates e with and without fusion and requires equal results.
+func evalBoth(t *testing.T, e Expr, rec arrow.RecordBatch) ([]string, error) {
+	t.Helper()
+	mem := checked(t)
+	fuseEnabled = false
+	plain, perr := evalStrings(t, mem, e, rec)
+	fuseEnabled = true
+	fused, ferr := evalStrings(t, mem, e, rec)
+	if (perr == nil) != (ferr == nil) || (perr != nil && perr.Error() != ferr.Error()) {
+		t.Fatalf("%s: unfused error %v, fused error %v", e, perr, ferr)
+	}
+	if strings.Join(plain, ",") != strings.Join(fused, ",") {
+		t.Fatalf("%s: unfused %v, fused %v", e, plain, fused)
+	}
+	return fused, ferr
+}
+
+func TestFusionMatchesOperators(t *testing.T) {
+	mem := checked(t)
+	rng := rand.New(rand.NewSource(1))
+	const n = 3000 // spans several chunks, not a multiple of 1024
+	ints, floats := make([]any, n), make([]any, n)
+	for i := range ints {
+		if rng.Intn(10) == 0 {
+			ints[i] = nil
+		} else {
+			ints[i] = rng.Int63n(2000) - 1000
+		}
+		if rng.Intn(10) == 0 {
+			floats[i] = nil
+		} else {
+			floats[i] = rng.Float64()*100 - 50
+		}
+	}
+	rec := testBatch(t, mem, []arrow.DataType{tInt64, tFloat}, ints, floats)
+	defer rec.Release()
+	a, b := col(0, tInt64), col(1, tFloat)
+	exprs := []Expr{
+		call(t, "+", call(t, "*", a, Lit(2)), Lit(1)),
+		call(t, "-", Lit(7), call(t, "*", a, a)),
+		call(t, "neg", call(t, "-", a, Lit(int64(math.MinInt64)+5000))),
+		call(t, "+", call(t, "*", b, Lit(2.5)), a),
+		call(t, "/", call(t, "-", b, a), Lit(4)),
+		call(t, "*", call(t, "+", a, call(t, "abs", a)), Lit(3)),
+		call(t, "-", call(t, "neg", b), call(t, "*", a, Lit(0.5))),
+	}
+	for _, e := range exprs {
+		if _, err := evalBoth(t, e, rec); err != nil {
+			t.Fatalf("%s: %v", e, err)
+		}
+		// Sliced input (non-zero offsets) too.
+		sl := rec.NewSlice(5, 2500)
+		if _, err := evalBoth(t, e, sl); err != nil {
+			t.Fatalf("%s sliced: %v", e, err)
+		}
+		sl.Release()
+	}
+}
+
+func TestFusionOverflowNamesSubexpression(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tInt64}, []any{int64(1), nil, int64(1) << 61})
+	defer rec.Release()
+	a := col(0, tInt64)
+	e := call(t, "+", call(t, "*", a, Lit(8)), Lit(1))
+	_, err := evalBoth(t, e, rec)
+	if err == nil || err.Error() != "BIGINT value is out of range in '(a * 8)'" {
+		t.Fatalf("got %v", err)
+	}
+	// NULL rows never overflow, whatever garbage sits under them.
+	b := array.NewInt64Builder(mem)
+	b.AppendValues([]int64{1, math.MaxInt64, 3}, []bool{true, false, true})
+	arr := b.NewArray()
+	b.Release()
+	r2 := recordOf(nil, arr)
+	arr.Release()
+	defer r2.Release()
+	got, err := evalBoth(t, call(t, "+", call(t, "*", &Column{Index: 0, Name: "p", T: tInt64}, Lit(8)), Lit(1)), r2)
+	if err != nil || strings.Join(got, ",") != "9,NULL,25" {
+		t.Fatalf("got %v %v", got, err)
+	}
+}
