@@ -104,6 +104,8 @@ func parseSLT(path string) ([]sltRecord, []string, error) {
 			}
 		}
 		recs = append(recs, r)
+		// Leave the terminating blank line to the next preamble.
+		i--
 	}
 	pre = append(preambles, strings.Join(cur, "\n"))
 	return recs, pre, nil

@@ -27,15 +27,11 @@ var binaryOps = map[opcode.Op]string{
 // restore renders an AST node back to SQL text (for names and errors).
 func restore(n ast.Node) string {
 	var b strings.Builder
-	if err := n.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags&^format.RestoreStringSingleQuotes|format.RestoreStringSingleQuotes, &b)); err != nil {
+	flags := format.RestoreStringSingleQuotes | format.RestoreKeyWordUppercase | format.RestoreStringEscapeBackslash
+	if err := n.Restore(format.NewRestoreCtx(flags, &b)); err != nil {
 		return fmt.Sprintf("%T", n)
 	}
 	return b.String()
-}
-
-// errAt builds a located error; ident is searched in the statement text.
-func (b *Binder) errAt(ident string, format string, args ...any) error {
-	return sql.Errorf(b.Stmt, ident, format, args...)
 }
 
 // wrapExprErr locates an error from the expr package at the function name.
@@ -264,7 +260,7 @@ func (b *Binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 	case *ast.RowExpr:
 		return nil, b.errAt("row", "unsupported: row constructors")
 	case *ast.VariableExpr:
-		return nil, b.errAt(x.Name, "unsupported: variables (@%s)", x.Name)
+		return nil, b.errAt("@"+x.Name, "unsupported: variables (@%s)", x.Name)
 	case *ast.DefaultExpr:
 		return nil, b.errAt("default", "unsupported: DEFAULT in expressions")
 	case *ast.TimeUnitExpr:

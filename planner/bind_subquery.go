@@ -281,10 +281,10 @@ func (b *Binder) scalarSubquery(x *ast.SubqueryExpr, sc *scope) (expr.Expr, erro
 		}
 		s := n.Schema()
 		if len(s) != 1 {
-			return nil, b.errAt("select", "subquery must return one column, not %d", len(s))
+			return nil, b.errAtText(x.Query.Text(), "subquery must return one column, not %d", len(s))
 		}
 		if len(rows) > 1 {
-			return nil, b.errAt("select", "subquery returns more than 1 row")
+			return nil, b.errAtText(x.Query.Text(), "subquery returns more than 1 row")
 		}
 		if len(rows) == 0 {
 			return &expr.Literal{T: s[0].Type}, nil

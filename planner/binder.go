@@ -33,6 +33,7 @@ type Binder struct {
 	aliasDepth  int
 	subCache    map[ast.Node]expr.Expr
 	windowSpecs []ast.WindowSpec
+	from        int
 }
 
 type cte struct {
@@ -152,6 +153,13 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 	if sel.SelectIntoOpt != nil {
 		return nil, b.errAt("into", "unsupported: SELECT ... INTO")
 	}
+	saved := b.from
+	defer func() { b.from = saved }()
+	selStart, ok := b.find("select", b.from)
+	if !ok {
+		selStart = 0
+	}
+	b.clause(selStart, "from")
 	// FROM
 	var node Node
 	var sc *scope
@@ -168,12 +176,14 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 	sc.outer = outer
 	// WHERE
 	if sel.Where != nil {
+		b.clause(selStart, "where")
 		if node, err = b.bindWhere(sel.Where, node, sc); err != nil {
 			return nil, err
 		}
 		sc = &scope{cols: node.Schema(), outer: outer}
 	}
 	// SELECT list
+	b.from = selStart
 	items, err := b.expandFields(sel.Fields, sc)
 	if err != nil {
 		return nil, err
@@ -199,11 +209,15 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 		if sel.GroupBy != nil && sel.GroupBy.Rollup {
 			return nil, b.errAt("rollup", "unsupported: WITH ROLLUP")
 		}
+		if sel.GroupBy != nil {
+			b.clause(selStart, "group")
+		}
 		node, sc, err = b.bindAggregate(node, sc, sel.GroupBy, items, having, orderItems, aliases)
 		if err != nil {
 			return nil, err
 		}
 		if having != nil {
+			b.clause(selStart, "having")
 			hs := sc.with()
 			hs.aliases = aliases
 			pred, err := b.bindExpr(having, hs)
@@ -216,6 +230,7 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 			node = &Filter{Child: node, Pred: pred}
 		}
 	} else if having != nil {
+		b.clause(selStart, "having")
 		// MySQL allows HAVING without GROUP BY as a filter on the select list.
 		hs := sc.with()
 		hs.aliases = aliases
@@ -235,6 +250,7 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 		}
 	}
 	// Projection of the select list plus hidden ORDER BY columns.
+	b.from = selStart
 	exprs := make([]expr.Expr, 0, len(items))
 	cols := make([]Col, 0, len(items))
 	for _, it := range items {
@@ -259,6 +275,9 @@ func (b *Binder) bindSelect(sel *ast.SelectStmt, outer *scope) (Node, error) {
 	}
 	visible := len(exprs)
 	var keys []SortKey
+	if len(orderItems) > 0 {
+		b.clause(selStart, "order")
+	}
 	for _, ob := range orderItems {
 		idx, err := b.orderTarget(ob.Expr, items, exprs, sc)
 		if err != nil {

@@ -23,6 +23,7 @@ var Rules = []Rule{
 	{Name: "fold_constants", Apply: foldConstants},
 	{Name: "prune_columns", Apply: pruneColumns},
 	{Name: "push_down_limit", Apply: pushDownLimit},
+	{Name: "merge_projections", Apply: mergeProjections},
 }
 
 // Optimize applies Rules in order.

@@ -45,8 +45,44 @@ func foldExpr(ctx context.Context, e expr.Expr) expr.Expr {
 			changed = true
 		}
 	}
-	if !changed {
+	if changed {
+		e = e.WithChildren(out)
+	}
+	return simplifyLogic(e)
+}
+
+func isBoolLit(e expr.Expr, v bool) bool {
+	l, ok := e.(*expr.Literal)
+	return ok && l.T.ID() == arrow.BOOL && l.Value == v
+}
+
+// simplifyLogic drops TRUE from AND and FALSE from OR (x AND TRUE is x,
+// x OR FALSE is x, NULLs included), and short-cuts AND FALSE / OR TRUE.
+func simplifyLogic(e expr.Expr) expr.Expr {
+	c, ok := e.(*expr.Call)
+	if !ok || len(c.Args) != 2 || c.T.ID() != arrow.BOOL {
 		return e
 	}
-	return e.WithChildren(out)
+	a, b := c.Args[0], c.Args[1]
+	switch c.Name {
+	case "and":
+		switch {
+		case isBoolLit(a, true):
+			return b
+		case isBoolLit(b, true):
+			return a
+		case isBoolLit(a, false) || isBoolLit(b, false):
+			return &expr.Literal{Value: false, T: arrow.FixedWidthTypes.Boolean}
+		}
+	case "or":
+		switch {
+		case isBoolLit(a, false):
+			return b
+		case isBoolLit(b, false):
+			return a
+		case isBoolLit(a, true) || isBoolLit(b, true):
+			return &expr.Literal{Value: true, T: arrow.FixedWidthTypes.Boolean}
+		}
+	}
+	return e
 }

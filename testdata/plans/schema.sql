@@ -1,0 +1,3 @@
+CREATE TABLE orders (id BIGINT PRIMARY KEY, customer BIGINT, amount DECIMAL(10,2), status VARCHAR(10), created DATETIME, note VARCHAR(100));
+CREATE TABLE customers (id BIGINT PRIMARY KEY, name VARCHAR(50), city VARCHAR(20), tier INT);
+CREATE TABLE events (k BIGINT, v DOUBLE, ts DATETIME, payload JSON);

@@ -1,0 +1,1 @@
+SELECT id, name FROM customers JOIN orders USING (id) WHERE amount > 1
