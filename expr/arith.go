@@ -41,6 +41,10 @@ func init() {
 // count as BIGINT, strings as DOUBLE (MySQL converts them implicitly).
 func numericize(fn string, i int, t arrow.DataType) (arrow.DataType, error) {
 	switch {
+	case isUnsigned(t) && t.ID() != arrow.UINT64:
+		// Narrow unsigned values fit BIGINT: only BIGINT UNSIGNED operands
+		// make MySQL's unsigned arithmetic (negative results are errors).
+		return tInt64, nil
 	case isNull(t), isNumeric(t):
 		return t, nil
 	case isBool(t):

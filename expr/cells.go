@@ -9,7 +9,7 @@ import (
 // appendCell appends row i of src to b (same type) — the generic path for
 // row-selecting operators (CASE, COALESCE, field access fallbacks).
 func appendCell(b array.Builder, src arrow.Array, i int) {
-	if src.IsNull(i) {
+	if src.IsNull(i) || src.DataType().ID() == arrow.NULL {
 		b.AppendNull()
 		return
 	}

@@ -210,6 +210,7 @@ func resolveCompare(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	t = dateVsDatetime(t, a, b)
 	ca, err := coerceCompare(name, a, t)
 	if err != nil {
 		return nil, nil, err
@@ -564,6 +565,7 @@ func resolveBetween(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	t = dateVsDatetime(t, args...)
 	out := make([]Expr, 3)
 	for i, a := range args {
 		if out[i], err = coerceCompare(name, a, t); err != nil {
@@ -622,4 +624,28 @@ func (e *betweenEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Ar
 	}
 	defer res.Release()
 	return not3(e.mem, res), nil
+}
+
+// dateVsDatetime widens a DATE comparison to TIMESTAMP when a string
+// operand carries a time of day ('2024-01-02 10:00'), as MySQL compares
+// DATE with a DATETIME string as DATETIME. Non-literal strings widen too.
+func dateVsDatetime(t arrow.DataType, args ...Expr) arrow.DataType {
+	if t.ID() != arrow.DATE32 {
+		return t
+	}
+	for _, a := range args {
+		if !isStringy(a.Type()) && !isBinaryish(a.Type()) {
+			continue
+		}
+		l, ok := a.(*Literal)
+		if !ok {
+			return tTS
+		}
+		if s, ok := l.Value.(string); ok {
+			if us, ok := parseTimestamp(s); ok && us%usPerDay != 0 {
+				return tTS
+			}
+		}
+	}
+	return t
 }

@@ -21,7 +21,7 @@ import (
 // map[string]any, lists []any, maps map[string]any keyed by FormatValue of
 // the key. Dictionary arrays give the dictionary value.
 func Scalar(arr arrow.Array, i int) any {
-	if arr.IsNull(i) {
+	if arr.IsNull(i) || arr.DataType().ID() == arrow.NULL {
 		return nil
 	}
 	switch a := arr.(type) {
@@ -138,7 +138,7 @@ func floorDiv(a, b int64) int64 {
 // strings and JSON text as is, binary as text when valid UTF-8 else 0x-hex,
 // structs/maps as {k: v}, lists as [a, b].
 func FormatValue(arr arrow.Array, i int) string {
-	if arr.IsNull(i) {
+	if arr.IsNull(i) || arr.DataType().ID() == arrow.NULL {
 		return "NULL"
 	}
 	switch a := arr.(type) {
