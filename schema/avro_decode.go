@@ -522,6 +522,9 @@ func (c *avroCompiler) compile(w avro.Schema, dt arrow.DataType, path string) (s
 }
 
 func (c *avroCompiler) union(u *avro.UnionSchema, dt arrow.DataType, path string) (step, emitFn, error) {
+	if ut, isDense := dt.(*arrow.DenseUnionType); isDense {
+		return c.denseUnion(u, ut, path)
+	}
 	inner, nullIdx, ok := nullableBranch(u)
 	if inner == nil {
 		return nil, nil, fmt.Errorf("unsupported union %s in field %s", u.String(), path)
@@ -965,4 +968,60 @@ func min0(n int64) int64 {
 		return maxZeroSizeItems + 1
 	}
 	return n
+}
+
+// nullBranch marks a null union value on the tape.
+const nullBranch = math.MaxUint64
+
+// denseUnion reads an Avro union into a dense union column; writer branches are matched to the
+// column's children by name.
+func (c *avroCompiler) denseUnion(u *avro.UnionSchema, dt *arrow.DenseUnionType, path string) (step, emitFn, error) {
+	branches := u.Types()
+	steps := make([]step, len(branches))
+	emits := make([]emitFn, len(branches))
+	codes := make([]arrow.UnionTypeCode, len(branches))
+	childIdx := make([]int, len(branches))
+	isNull := make([]bool, len(branches))
+	for i, t := range branches {
+		if t.Type() == avro.Null {
+			isNull[i] = true
+			steps[i] = func(*avroRow) {}
+			continue
+		}
+		k := findField(dt.Fields(), branchName(t))
+		if k < 0 {
+			return nil, nil, fmt.Errorf("field %s: union branch %s is not a child of %s", path, branchName(t), dt)
+		}
+		st, em, err := c.compile(t, dt.Fields()[k].Type, path+"."+branchName(t))
+		if err != nil {
+			return nil, nil, err
+		}
+		steps[i], emits[i], codes[i], childIdx[i] = st, em, dt.TypeCodes()[k], k
+	}
+	n := int64(len(branches))
+	return func(r *avroRow) {
+			i := r.long()
+			if r.err != nil {
+				return
+			}
+			if i < 0 || i >= n {
+				r.fail(fmt.Errorf("Avro union index %d out of range", i))
+				return
+			}
+			if isNull[i] {
+				r.push(nullBranch)
+				return
+			}
+			r.push(uint64(i))
+			steps[i](r)
+		}, func(r *avroRow, b array.Builder) {
+			i := r.next()
+			if i == nullBranch {
+				b.AppendNull()
+				return
+			}
+			ub := b.(*array.DenseUnionBuilder)
+			ub.Append(codes[i])
+			emits[i](r, ub.Child(childIdx[i]))
+		}, nil
 }

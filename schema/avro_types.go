@@ -156,10 +156,14 @@ func (m *avroMapper) field(name string, s avro.Schema, af *avro.Field) (arrow.Fi
 	if _, isU := s.(*avro.UnionSchema); isU {
 		inner, nullIdx, ok := nullableBranch(s)
 		if inner == nil {
-			return arrow.Field{}, fmt.Errorf("unsupported union %s in field %s", s.String(), name)
+			// A general union: a dense union column, nullable when null is a branch.
+			for _, t := range s.(*avro.UnionSchema).Types() {
+				nullable = nullable || t.Type() == avro.Null
+			}
+		} else {
+			nullable = ok && nullIdx >= 0
+			s = deref(inner)
 		}
-		nullable = ok && nullIdx >= 0
-		s = deref(inner)
 	}
 	if s.Type() == avro.Null {
 		nullable = true
@@ -308,7 +312,45 @@ func (m *avroMapper) dataType(name string, s avro.Schema) (arrow.DataType, error
 		}
 		return arrow.MapOfFields(arrow.Field{Name: "key", Type: arrow.BinaryTypes.String}, item), nil
 	case avro.Union:
-		return nil, fmt.Errorf("unsupported union %s in field %s", s.String(), name)
+		return m.denseUnion(name, s.(*avro.UnionSchema))
 	}
 	return nil, fmt.Errorf("unsupported Avro type %s in field %s", s.Type(), name)
+}
+
+// branchName names the child of a dense union column for an Avro union branch: the short name of
+// a named type, else the type name ("int", "string", "array", ...).
+func branchName(s avro.Schema) string {
+	s = deref(s)
+	if n, ok := s.(avro.NamedSchema); ok {
+		return n.Name()
+	}
+	return string(s.Type())
+}
+
+// denseUnion maps a union other than [null, T] to a dense union whose children are the non-null
+// branches in order, with type codes 0, 1, ...
+func (m *avroMapper) denseUnion(name string, u *avro.UnionSchema) (arrow.DataType, error) {
+	var fields []arrow.Field
+	var codes []arrow.UnionTypeCode
+	seen := map[string]bool{}
+	for _, t := range u.Types() {
+		if t.Type() == avro.Null {
+			continue
+		}
+		f, err := m.field(branchName(t), t, nil)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", name, err)
+		}
+		if seen[f.Name] {
+			return nil, fmt.Errorf("unsupported union %s in field %s: two branches named %s", u.String(), name, f.Name)
+		}
+		seen[f.Name] = true
+		f.Nullable = true // union nulls live in the children
+		fields = append(fields, f)
+		codes = append(codes, arrow.UnionTypeCode(len(codes)))
+	}
+	if len(fields) == 0 || len(fields) > 127 {
+		return nil, fmt.Errorf("unsupported union %s in field %s", u.String(), name)
+	}
+	return arrow.DenseUnionOf(fields, codes), nil
 }

@@ -22,7 +22,11 @@
 // String, fixed to FixedSizeBinary. Logical types: timestamp-millis/micros (and the local-
 // variants) → Timestamp(us, "UTC"), date → Date32, time-millis/micros → Time64(us), decimal (bytes
 // or fixed) → Decimal128(p, s), uuid → String. A union of null and one type (either order) is a
-// nullable column; other unions are rejected with an error naming the field.
+// nullable column. Other unions become dense unions whose children are the non-null branches,
+// named by type ("int", "string", ...) or by the short name of named types, with type codes 0, 1,
+// ... in branch order; the column is nullable when null is a branch (a null is a null in the
+// first child, as Arrow's builder does it). Unions whose branches share a name are rejected with
+// an error naming the field, and JSON payloads cannot fill dense unions.
 //
 // Arrow field metadata carries what Arrow has no type for:
 //   - "magnetar.type" = "json" marks a String column holding JSON text (an Avro string with the

@@ -179,6 +179,9 @@ func avroEnc(w avro.Schema, dt arrow.DataType, path string) (encFn, error) {
 		return nil, fmt.Errorf("field %s: cannot write %s as Avro %s", path, dt, w.String())
 	}
 	if u, ok := w.(*avro.UnionSchema); ok {
+		if ut, isDense := dt.(*arrow.DenseUnionType); isDense {
+			return avroDenseUnionEnc(u, ut, path)
+		}
 		inner, nullIdx, isNullable := nullableBranch(u)
 		if inner == nil {
 			return nil, fmt.Errorf("unsupported union %s in field %s", u.String(), path)
@@ -537,4 +540,45 @@ func appendDecimal(dst []byte, n decimal128.Num, size int) ([]byte, error) {
 func stringBytes(s *array.String, i int) []byte {
 	offs := s.ValueOffsets()
 	return s.ValueBytes()[offs[i]-offs[0] : offs[i+1]-offs[0]]
+}
+
+// avroDenseUnionEnc writes a dense union column as an Avro union, matching children to branches
+// by name; a null child value is written as the null branch.
+func avroDenseUnionEnc(u *avro.UnionSchema, dt *arrow.DenseUnionType, path string) (encFn, error) {
+	nullIdx := int64(-1)
+	for i, t := range u.Types() {
+		if t.Type() == avro.Null {
+			nullIdx = int64(i)
+		}
+	}
+	fns := make([]encFn, len(dt.Fields()))
+	heads := make([][]byte, len(dt.Fields()))
+	for k, f := range dt.Fields() {
+		found := false
+		for i, t := range u.Types() {
+			if t.Type() != avro.Null && branchName(t) == f.Name {
+				fn, err := avroEnc(t, f.Type, path+"."+f.Name)
+				if err != nil {
+					return nil, err
+				}
+				fns[k], heads[k], found = fn, appendLong(nil, int64(i)), true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("field %s: union child %s is not a branch of %s", path, f.Name, u.String())
+		}
+	}
+	return func(a arrow.Array, i int, dst []byte) ([]byte, error) {
+		ua := a.(*array.DenseUnion)
+		k := ua.ChildID(i)
+		child, off := ua.Field(k), int(ua.ValueOffset(i))
+		if child.IsNull(off) {
+			if nullIdx < 0 {
+				return dst, errNull
+			}
+			return appendLong(dst, nullIdx), nil
+		}
+		return fns[k](child, off, append(dst, heads[k]...))
+	}, nil
 }

@@ -61,6 +61,16 @@ func (g *avroGen) record(name string, fields []arrow.Field) (map[string]any, err
 				hasDef = true
 			}
 		}
+		if u, ok := t.([]any); ok {
+			// A union column: null joins the branches instead of wrapping them.
+			if f.Nullable {
+				t = append([]any{"null"}, u...)
+				af["default"] = nil
+			}
+			af["type"] = t
+			fs = append(fs, af)
+			continue
+		}
 		switch {
 		case f.Nullable && hasDef:
 			af["type"] = []any{t, "null"}
@@ -142,6 +152,23 @@ func (g *avroGen) typ(name string, f arrow.Field) (any, error) {
 			return nil, err
 		}
 		return map[string]any{"type": "array", "items": item}, nil
+	case *arrow.DenseUnionType:
+		// Nullability of the column is added by the caller; children are branches.
+		var branches []any
+		for _, c := range t.Fields() {
+			var bt any
+			var err error
+			if st, ok := c.Type.(*arrow.StructType); ok {
+				bt, err = g.record(c.Name, st.Fields())
+			} else {
+				bt, err = g.typ(name+"_"+c.Name, c)
+			}
+			if err != nil {
+				return nil, err
+			}
+			branches = append(branches, bt)
+		}
+		return branches, nil
 	case *arrow.MapType:
 		if t.KeyType().ID() != arrow.STRING {
 			return nil, fmt.Errorf("map keys must be strings for Avro, not %s", t.KeyType())
@@ -159,6 +186,9 @@ func (g *avroGen) nullable(name string, f arrow.Field) (any, error) {
 	t, err := g.typ(name, f)
 	if err != nil || !f.Nullable {
 		return t, err
+	}
+	if u, ok := t.([]any); ok {
+		return append([]any{"null"}, u...), nil
 	}
 	return []any{"null", t}, nil
 }

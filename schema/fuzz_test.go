@@ -55,6 +55,7 @@ func fuzzDecoders(t testing.TB) []struct {
 	add(kv, nil)
 	add(Info{Type: "JSON", Schema: []byte(jsonSchema)}, nil)
 	add(Info{Type: "AVRO", Schema: []byte(flatSchema)}, nil)
+	add(Info{Type: "AVRO", Schema: []byte(unionSchema)}, nil)
 	return out
 }
 
@@ -87,6 +88,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		"u":    goavro.Union("map", map[string]any{"k": []byte{1}}),
 	})...)
 	add(4, JoinKeyValue(bidPayloads(t, 1)[0], nested[0]))
+	add(7, avroEncode(t, unionSchema, map[string]any{"u": goavro.Union("P", map[string]any{"x": int64(7)}),
+		"v": goavro.Union("string", "s")})...)
 	add(5, []byte(`{"id":1,"name":"ann","tags":["x"],"addr":{"city":"O"},"m":{"k":1},"born":"2024-01-01T00:00:00Z"}`))
 	return seeds
 }
