@@ -140,6 +140,7 @@ type Catalog struct {
 	cfg    Config
 	admin  admin.Client
 	client pulsar.Client
+	http   *http.Client
 	log    *slog.Logger
 
 	mu              sync.Mutex
@@ -202,7 +203,13 @@ func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsar: client for %s: %w", cfg.ServiceURL, err)
 	}
+	hc, err := newHTTPClient(cfg)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
 	return &Catalog{
+		http:            hc,
 		cfg:             cfg,
 		admin:           adm,
 		client:          client,

@@ -9,8 +9,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/expr"
+	"github.com/magnetar-sql/magnetar/schema"
 )
 
 // TestSchemaEvolution reads messages written under three schema versions
@@ -357,4 +359,42 @@ func TestNoBroker(t *testing.T) {
 		t.Fatalf("took %s", time.Since(start))
 	}
 	t.Log(err)
+}
+
+// TestKeyValueTopic reads a KEY_VALUE (INLINE) topic: pulsaradmin drops
+// the schema data of such schemas, so the catalog fetches it itself.
+func TestKeyValueTopic(t *testing.T) {
+	e := newEnv(t, Config{})
+	topic := e.topic("kv")
+	tn, _ := parseTopic(topic)
+	if err := e.cat.admin.Topics().Create(*tn, 0); err != nil {
+		t.Fatal(err)
+	}
+	keyDef := `{"type":"record","name":"K","fields":[{"name":"id","type":"long"}]}`
+	valDef := `{"type":"record","name":"V","fields":[{"name":"v","type":"string"}]}`
+	err := e.cat.admin.Schemas().CreateSchemaByPayload(topic, utils.PostSchemaPayload{
+		SchemaType: "KEY_VALUE",
+		Schema:     `{"key":` + keyDef + `,"value":` + valDef + `}`,
+		Properties: map[string]string{"key.schema.type": "AVRO", "value.schema.type": "AVRO", "key.schema.name": "K", "value.schema.name": "V",
+			"key.schema.properties": "{}", "value.schema.properties": "{}", "kv.encoding.type": "INLINE"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.producer(topic, "", false)
+	var msgs []*pulsar.ProducerMessage
+	for i := range 3 {
+		k := encode(t, keyDef, map[string]any{"id": int64(i)})
+		v := encode(t, valDef, map[string]any{"v": fmt.Sprint("val", i)})
+		msgs = append(msgs, &pulsar.ProducerMessage{Payload: schema.JoinKeyValue(k, v)})
+	}
+	sendAll(t, e.ctx, p, msgs)
+	tb := e.table("kv")
+	if got := fmt.Sprint(tb.Schema().Field(0).Name, ",", tb.Schema().Field(1).Name); got != "key_id,v" {
+		t.Fatalf("columns %s", got)
+	}
+	rows, _ := scanRows(t, e.ctx, tb, catalog.ScanRequest{})
+	if got := fmt.Sprint(sorted(rows)); got != "[0|val0 1|val1 2|val2]" {
+		t.Fatalf("rows = %s", got)
+	}
 }

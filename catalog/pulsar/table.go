@@ -113,6 +113,11 @@ func (c *Catalog) loadTable(ctx context.Context, db, name string, parts int) (*T
 	case err == nil && sv != nil && sv.SchemaInfo != nil:
 		t.info = schema.Info{Type: sv.SchemaInfo.Type, Schema: sv.SchemaInfo.Schema, Properties: sv.SchemaInfo.Properties}
 		t.version = sv.Version
+		if t.info.Type == schema.TypeKeyValue {
+			if t.info, err = c.keyValueSchema(ctx, topic, sv.Version); err != nil {
+				return nil, err
+			}
+		}
 		c.versions(topic).put(sv.Version, t.info)
 	case err == nil || isStatus(err, http.StatusNotFound):
 		t.info = schema.Info{Type: schema.TypeBytes}
@@ -238,6 +243,11 @@ func (c *Catalog) writerSchema(ctx context.Context, topic string, ver int64) (sc
 		return schema.Info{}, c.adminErr(fmt.Sprintf("schema version %d of %s", ver, topic), err)
 	}
 	info := schema.Info{Type: si.Type, Schema: si.Schema, Properties: si.Properties}
+	if info.Type == schema.TypeKeyValue {
+		if info, err = c.keyValueSchema(ctx, topic, ver); err != nil {
+			return schema.Info{}, err
+		}
+	}
 	vc.put(ver, info)
 	return info, nil
 }
@@ -261,7 +271,13 @@ func (c *Catalog) allVersions(ctx context.Context, topic string) ([]int64, error
 		if sv == nil || sv.SchemaInfo == nil {
 			continue
 		}
-		vc.put(sv.Version, schema.Info{Type: sv.SchemaInfo.Type, Schema: sv.SchemaInfo.Schema, Properties: sv.SchemaInfo.Properties})
+		info := schema.Info{Type: sv.SchemaInfo.Type, Schema: sv.SchemaInfo.Schema, Properties: sv.SchemaInfo.Properties}
+		if info.Type == schema.TypeKeyValue {
+			if info, err = c.keyValueSchema(ctx, topic, sv.Version); err != nil {
+				return nil, err
+			}
+		}
+		vc.put(sv.Version, info)
 		all = append(all, sv.Version)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
