@@ -33,7 +33,54 @@ func NewEncoder(info Info, src *arrow.Schema) (Encoder, error) {
 	for i := range cols {
 		cols[i] = i
 	}
-	return newRowEncoder(info, src.Fields(), cols)
+	enc, err := newRowEncoder(info, src.Fields(), cols)
+	if err != nil {
+		return nil, err
+	}
+	ce := &checkedEncoder{enc: enc, src: src}
+	if ke, ok := enc.(KeyEncoder); ok {
+		return &checkedKeyEncoder{checkedEncoder: ce, ke: ke}, nil
+	}
+	return ce, nil
+}
+
+// checkedEncoder checks each new record schema against the one the encoder was compiled for.
+type checkedEncoder struct {
+	enc     Encoder
+	src     *arrow.Schema
+	checked *arrow.Schema
+}
+
+func (e *checkedEncoder) check(rec arrow.Record, row int) error {
+	if row < 0 || row >= int(rec.NumRows()) {
+		return fmt.Errorf("schema: row %d out of range", row)
+	}
+	if s := rec.Schema(); s != e.checked {
+		if err := checkColumns(s, e.src); err != nil {
+			return err
+		}
+		e.checked = s
+	}
+	return nil
+}
+
+func (e *checkedEncoder) Encode(rec arrow.Record, row int, dst []byte) ([]byte, error) {
+	if err := e.check(rec, row); err != nil {
+		return dst, err
+	}
+	return e.enc.Encode(rec, row, dst)
+}
+
+type checkedKeyEncoder struct {
+	*checkedEncoder
+	ke KeyEncoder
+}
+
+func (e *checkedKeyEncoder) EncodeKey(rec arrow.Record, row int, dst []byte) ([]byte, error) {
+	if err := e.check(rec, row); err != nil {
+		return dst, err
+	}
+	return e.ke.EncodeKey(rec, row, dst)
 }
 
 // rowEncoder encodes one row from the columns cols (indices into the record) described by fields.
@@ -42,9 +89,6 @@ type rowEncoder struct {
 }
 
 func (e *rowEncoder) Encode(rec arrow.Record, row int, dst []byte) ([]byte, error) {
-	if row < 0 || row >= int(rec.NumRows()) {
-		return dst, fmt.Errorf("schema: row %d out of range", row)
-	}
 	return e.enc(rec, row, dst)
 }
 

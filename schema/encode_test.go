@@ -284,3 +284,32 @@ func recordFromJSON(t *testing.T, mem memory.Allocator, s *arrow.Schema, rows st
 	}
 	return rec
 }
+
+// Builders and records of another shape are rejected with an error, not a panic.
+func TestMismatchedShapes(t *testing.T) {
+	mem := checkedMem(t)
+	info := Info{Type: "AVRO", Schema: []byte(bidSchema)}
+	target, err := ToArrow(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := arrow.NewSchema([]arrow.Field{{Name: "auction", Type: arrow.BinaryTypes.String}}, nil)
+	dec, err := NewDecoder(info, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(mem, other)
+	defer b.Release()
+	if err := dec.Append(b, nil, bidPayloads(t, 1)[0]); err == nil {
+		t.Error("decoding into a builder of another schema: no error")
+	}
+	enc, err := NewEncoder(info, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recordFromJSON(t, mem, other, `[{"auction":"x"}]`)
+	defer rec.Release()
+	if _, err := enc.Encode(rec, 0, nil); err == nil {
+		t.Error("encoding a record of another schema: no error")
+	}
+}

@@ -119,14 +119,19 @@ type rowDecoder interface {
 }
 
 type decoder struct {
-	rd    rowDecoder
-	ncols int
+	rd      rowDecoder
+	ncols   int
+	target  *arrow.Schema
+	checked *array.RecordBuilder // last builder whose column types were checked
 }
 
 func (d *decoder) Append(b *array.RecordBuilder, key, payload []byte) error {
 	bs := b.Fields()
-	if len(bs) < d.ncols {
-		return fmt.Errorf("schema: record builder has %d fields, decoder needs %d", len(bs), d.ncols)
+	if b != d.checked {
+		if err := checkColumns(b.Schema(), d.target); err != nil {
+			return err
+		}
+		d.checked = b
 	}
 	if err := d.rd.decode(key, payload); err != nil {
 		return err
@@ -147,7 +152,21 @@ func NewDecoder(writer Info, target *arrow.Schema) (Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &decoder{rd: rd, ncols: target.NumFields()}, nil
+	return &decoder{rd: rd, ncols: target.NumFields(), target: target}, nil
+}
+
+// checkColumns checks that the first columns of have match the types of want, so that compiled
+// code never meets a builder or array of another type.
+func checkColumns(have, want *arrow.Schema) error {
+	if have.NumFields() < want.NumFields() {
+		return fmt.Errorf("schema: record has %d columns, want at least %d", have.NumFields(), want.NumFields())
+	}
+	for i, f := range want.Fields() {
+		if !arrow.TypeEqual(have.Field(i).Type, f.Type) {
+			return fmt.Errorf("schema: column %d (%s) is %s, want %s", i, f.Name, have.Field(i).Type, f.Type)
+		}
+	}
+	return nil
 }
 
 // newRowDecoder compiles a decoder filling target fields tf into builder columns cols.
