@@ -42,6 +42,9 @@ func castable(from, to arrow.DataType) bool {
 	if isNull(from) || arrow.TypeEqual(from, to) {
 		return true
 	}
+	if d, ok := from.(*arrow.DictionaryType); ok {
+		return castable(d.ValueType, to)
+	}
 	scalarish := func(t arrow.DataType) bool {
 		return isNumeric(t) || isBool(t) || isStringy(t) || isBinaryish(t) || isTemporal(t)
 	}

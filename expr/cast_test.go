@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
@@ -335,5 +336,44 @@ func TestFunctionsDocumented(t *testing.T) {
 		if !seen[n] {
 			t.Errorf("%s missing from Functions()", n)
 		}
+	}
+}
+
+func TestDictionaryAndMismatchedColumns(t *testing.T) {
+	mem := checked(t)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: tString}
+	db := array.NewDictionaryBuilder(mem, dt).(*array.BinaryDictionaryBuilder)
+	defer db.Release()
+	for _, v := range []string{"red", "blue", "red"} {
+		if err := db.AppendString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.AppendNull()
+	arr := db.NewArray()
+	defer arr.Release()
+	rec := recordOf(nil, arr)
+	defer rec.Release()
+	c := &Column{Index: 0, Name: "p", T: dt}
+	got, err := evalStrings(t, mem, call(t, "=", c, Lit("red")), rec)
+	if err != nil || strings.Join(got, " ") != "true false true NULL" {
+		t.Fatalf("dictionary compare: %v %v", got, err)
+	}
+	got, err = evalStrings(t, mem, call(t, "upper", c), rec)
+	if err != nil || strings.Join(got, " ") != "RED BLUE RED NULL" {
+		t.Fatalf("dictionary upper: %v %v", got, err)
+	}
+	// A millisecond timestamp column bound as TIMESTAMP(6).
+	msType := &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
+	tb := array.NewTimestampBuilder(mem, msType)
+	tb.Append(1500)
+	ms := tb.NewArray()
+	tb.Release()
+	defer ms.Release()
+	rec2 := recordOf(nil, ms)
+	defer rec2.Release()
+	got, err = evalStrings(t, mem, call(t, "second", &Column{Index: 0, Name: "p", T: tTS}), rec2)
+	if err != nil || strings.Join(got, " ") != "1" {
+		t.Fatalf("ms timestamp: %v %v", got, err)
 	}
 }

@@ -27,7 +27,7 @@ func compile(e Expr, mem memory.Allocator) (Evaluator, error) {
 	case nil:
 		return nil, &Error{Msg: "cannot compile nil expression"}
 	case *Column:
-		return &colEval{idx: n.Index, t: n.T, name: n.Name}, nil
+		return &colEval{idx: n.Index, t: n.T, name: n.Name, mem: mem}, nil
 	case *Literal:
 		return &constEval{lit: n, mem: mem}, nil
 	case *Call:
@@ -49,13 +49,24 @@ type colEval struct {
 	idx  int
 	t    arrow.DataType
 	name string
+	mem  memory.Allocator
 }
 
-func (c *colEval) Eval(_ context.Context, rec arrow.RecordBatch) (arrow.Array, error) {
+func (c *colEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Array, error) {
 	if c.idx < 0 || c.idx >= int(rec.NumCols()) {
 		return nil, &Error{Msg: fmt.Sprintf("column %s#%d out of range (batch has %d columns)", c.name, c.idx, rec.NumCols())}
 	}
 	col := rec.Column(c.idx)
+	if c.t != nil && !arrow.TypeEqual(col.DataType(), c.t) {
+		// The batch disagrees with the bound type (e.g. a millisecond
+		// timestamp or a dictionary-encoded string): convert rather than
+		// misread the buffers.
+		out, err := castArray(ctx, col, c.t, c.mem)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("column %s#%d: batch type %s does not match %s: %v", c.name, c.idx, TypeName(col.DataType()), TypeName(c.t), err)}
+		}
+		return out, nil
+	}
 	col.Retain()
 	return col, nil
 }

@@ -84,6 +84,7 @@ func NewCall(name string, args ...Expr) (Expr, error) {
 			return nil, errorf(canon, "argument %d is missing", i+1)
 		}
 	}
+	args = undict(args)
 	cargs, t, err := def.resolve(canon, args)
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 	if !ok {
 		return nil, &Error{Msg: fmt.Sprintf("unknown function %q", c.Name)}
 	}
-	cargs, t, err := def.resolve(canon, c.Args)
+	cargs, t, err := def.resolve(canon, undict(c.Args))
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,24 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 var fuseEnabled = true
 
 var fusable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "neg": true}
+
+// undict replaces dictionary-encoded arguments by casts to their value
+// type, so functions see plain strings/numbers.
+func undict(args []Expr) []Expr {
+	var out []Expr
+	for i, a := range args {
+		if d, ok := a.Type().(*arrow.DictionaryType); ok {
+			if out == nil {
+				out = append([]Expr(nil), args...)
+			}
+			out[i] = &Cast{Arg: a, T: d.ValueType}
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
 
 // coerce converts e to t: no-op when already t, folded for literals,
 // otherwise a Cast node.
