@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 func TestControlFlow(t *testing.T) {
@@ -97,5 +98,55 @@ func TestFieldAccess(t *testing.T) {
 	}
 	if _, err := NewField(&Column{Index: 0, Name: "p", T: st}, "nope"); err == nil {
 		t.Error("missing field accepted")
+	}
+}
+
+func TestElementAt(t *testing.T) {
+	mem := checked(t)
+	lt := arrow.ListOf(tString)
+	lb := array.NewListBuilder(mem, tString)
+	vb := lb.ValueBuilder().(*array.StringBuilder)
+	lb.Append(true)
+	vb.Append("a")
+	vb.Append("b")
+	lb.AppendNull()
+	lb.Append(true)
+	la := lb.NewArray()
+	lb.Release()
+	defer la.Release()
+	rec := recordOf(nil, la)
+	defer rec.Release()
+	c := &Column{Index: 0, Name: "p", T: lt}
+	for _, tc := range []struct {
+		e    Expr
+		want string
+	}{
+		{call(t, "element_at", c, Lit(1)), "a NULL NULL"},
+		{call(t, "element_at", c, Lit(-1)), "b NULL NULL"},
+		{call(t, "element_at", c, Lit(3)), "NULL NULL NULL"},
+		{call(t, "cardinality", c), "2 NULL 0"},
+	} {
+		got, err := evalStrings(t, mem, tc.e, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s = %s, want %s", tc.e, g, tc.want)
+		}
+	}
+	mt := arrow.MapOf(tString, tInt64)
+	mb := array.NewMapBuilder(mem, tString, tInt64, false)
+	mb.Append(true)
+	mb.KeyBuilder().(*array.StringBuilder).Append("x")
+	mb.ItemBuilder().(*array.Int64Builder).Append(7)
+	mb.Append(true)
+	ma := mb.NewArray()
+	mb.Release()
+	defer ma.Release()
+	rec2 := recordOf(nil, ma)
+	defer rec2.Release()
+	got, err := evalStrings(t, mem, call(t, "element_at", &Column{Index: 0, Name: "p", T: mt}, Lit("x")), rec2)
+	if err != nil || strings.Join(got, " ") != "7 NULL" {
+		t.Fatalf("map: %v %v", got, err)
 	}
 }
