@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/admin"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/admin/config"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/expr"
 )
@@ -300,4 +302,47 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestUnboundedBrokerTimeout: when the broker stays unreachable, an
+// unbounded scan fails after Config.BrokerTimeout instead of waiting
+// forever. The admin side is pointed at a dead address; the data side
+// stays connected and idle.
+func TestUnboundedBrokerTimeout(t *testing.T) {
+	e := newEnv(t, Config{})
+	p := e.producer(e.topic("quiet"), orderAvro, false)
+	sendAll(t, e.ctx, p, orderMsgs(t, 0, 1))
+	tb := e.table("quiet")
+	deadAdmin, err := admin.New(&config.Config{WebServiceURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cat.cfg
+	cfg.RefreshInterval, cfg.BrokerTimeout = 50*time.Millisecond, 300*time.Millisecond
+	dead := &Catalog{cfg: cfg, admin: deadAdmin, client: e.cat.client, http: e.cat.http, log: e.cat.log,
+		topics: map[string]*cached[topicList]{}, tables: map[string]*cached[*Table]{}, versionsByTopic: map[string]*versionCache{}, dlq: map[string]pulsar.Producer{}}
+	t2 := *tb
+	t2.cat = dead
+	op, err := t2.Scan(e.ctx, catalog.ScanRequest{Limit: -1, Columns: []int{0}, Mode: catalog.Unbounded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Open(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	start := time.Now()
+	for {
+		m, err := op.Next(e.ctx)
+		if err != nil {
+			if !strings.Contains(err.Error(), "broker unreachable") {
+				t.Fatalf("error = %v", err)
+			}
+			break
+		}
+		m.Release()
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("no error after 20s")
+		}
+	}
 }
