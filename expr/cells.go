@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"context"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -112,4 +114,50 @@ func pickFixed[T fixed](mem memory.Allocator, t arrow.DataType, n int, choice []
 		valid[i>>3] |= 1 << (uint(i) & 7)
 	}
 	return makeArray(t, n, vbuf, buf, nulls)
+}
+
+// takeRows builds a record batch of the given rows of rec.
+func takeRows(mem memory.Allocator, rec arrow.RecordBatch, rows []int) arrow.RecordBatch {
+	cols := make([]arrow.Array, rec.NumCols())
+	for c := range cols {
+		src := rec.Column(c)
+		b := array.NewBuilder(mem, src.DataType())
+		b.Reserve(len(rows))
+		for _, r := range rows {
+			appendCell(b, src, r)
+		}
+		cols[c] = b.NewArray()
+		b.Release()
+	}
+	out := array.NewRecordBatch(rec.Schema(), cols, int64(len(rows)))
+	releaseAll(cols)
+	return out
+}
+
+// evalOnRows evaluates ev only on the given rows of rec and returns an
+// array of rec's length with those rows filled and NULL elsewhere. CASE
+// uses it to retry a branch whose whole-batch evaluation failed (e.g. an
+// overflow on rows the branch does not take).
+func evalOnRows(ctx context.Context, ev Evaluator, rec arrow.RecordBatch, rows []int, t arrow.DataType, mem memory.Allocator) (arrow.Array, error) {
+	sub := takeRows(mem, rec, rows)
+	defer sub.Release()
+	vals, err := ev.Eval(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	defer vals.Release()
+	n := int(rec.NumRows())
+	b := array.NewBuilder(mem, t)
+	defer b.Release()
+	b.Reserve(n)
+	k := 0
+	for i := 0; i < n; i++ {
+		if k < len(rows) && rows[k] == i {
+			appendCell(b, vals, k)
+			k++
+		} else {
+			b.AppendNull()
+		}
+	}
+	return b.NewArray(), nil
 }

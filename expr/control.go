@@ -135,9 +135,11 @@ func compileCase(c *Case, mem memory.Allocator) (Evaluator, error) {
 	return ev, nil
 }
 
-// caseEval evaluates every condition and branch over the whole batch
-// (vectorised, no per-row short-circuit; an error in a branch no row takes,
-// e.g. an overflow, is still reported) and then picks per row.
+// caseEval evaluates conditions and branches over the whole batch
+// (vectorised; a branch no row takes is skipped) and then picks per row.
+// When a branch fails on the whole batch (e.g. an overflow on rows that do
+// not take it), it is re-evaluated on its own rows only, so errors match
+// MySQL's per-row short-circuit.
 type caseEval struct {
 	conds, thens []Evaluator
 	els          Evaluator
@@ -177,24 +179,39 @@ func (e *caseEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Array
 		}
 		v, err := e.thens[k].Eval(ctx, rec)
 		if err != nil {
-			return nil, err
+			// Retry on the rows that take this branch only.
+			if v, err = evalOnRows(ctx, e.thens[k], rec, rowsChoosing(choice, int32(len(srcs))), e.t, e.mem); err != nil {
+				return nil, err
+			}
 		}
 		srcs = append(srcs, v)
 	}
 	if remaining > 0 && e.els != nil {
-		v, err := e.els.Eval(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
 		idx := int32(len(srcs))
-		srcs = append(srcs, v)
 		for i := range choice {
 			if choice[i] == -1 {
 				choice[i] = idx
 			}
 		}
+		v, err := e.els.Eval(ctx, rec)
+		if err != nil {
+			if v, err = evalOnRows(ctx, e.els, rec, rowsChoosing(choice, idx), e.t, e.mem); err != nil {
+				return nil, err
+			}
+		}
+		srcs = append(srcs, v)
 	}
 	return pickRows(e.mem, e.t, n, choice, srcs), nil
+}
+
+func rowsChoosing(choice []int32, idx int32) []int {
+	var rows []int
+	for i, c := range choice {
+		if c == idx {
+			rows = append(rows, i)
+		}
+	}
+	return rows
 }
 
 func resolveIf(name string, args []Expr) ([]Expr, arrow.DataType, error) {

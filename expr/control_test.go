@@ -150,3 +150,20 @@ func TestElementAt(t *testing.T) {
 		t.Fatalf("map: %v %v", got, err)
 	}
 }
+
+func TestCaseErrorsOnlyFromTakenRows(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tInt64}, []any{int64(2), int64(1) << 62, nil})
+	defer rec.Release()
+	a := col(0, tInt64)
+	e := call(t, "if", call(t, "<", a, Lit(1000)), call(t, "*", a, Lit(1000)), Lit(-1))
+	got, err := evalStrings(t, mem, e, rec)
+	if err != nil || strings.Join(got, " ") != "2000 -1 -1" {
+		t.Fatalf("got %v %v", got, err)
+	}
+	// A taken row that overflows still fails.
+	e = call(t, "if", call(t, ">", a, Lit(1000)), call(t, "*", a, Lit(1000)), Lit(-1))
+	if _, err := evalStrings(t, mem, e, rec); err == nil || !strings.Contains(err.Error(), "BIGINT value is out of range") {
+		t.Fatalf("got %v", err)
+	}
+}
