@@ -23,6 +23,12 @@ UNION UNSIGNED USE USING VALUES VARBINARY VARCHAR VIEW WHEN WHERE WITH XOR
 MINUTE HOUR DAY PRECEDING FOLLOWING CURRENT ROW UNBOUNDED WINDOW
 `)
 
+// builtins are functions the planner and exec handle themselves
+// (aggregates, window functions, windowing group keys), which are not in
+// the scalar function registry.
+var builtins = strings.Fields(`count sum avg min max approx_count_distinct
+row_number rank dense_rank lag lead first_value last_value tumble hop cumulate session`)
+
 var metaCommands = strings.Fields(`\q \help \l \d \timing \format \mode \changelog \o \i`)
 
 // tableRefRE finds table references (and aliases) after FROM, JOIN, INTO,
@@ -185,6 +191,9 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		}
 		for _, f := range c.s.cfg.Functions {
 			cands = append(cands, strings.ToLower(f.Name)+"(")
+		}
+		for _, f := range builtins {
+			cands = append(cands, f+"(")
 		}
 		for _, t := range c.tables(db) {
 			cands = append(cands, quoteIdent(t))

@@ -288,7 +288,21 @@ func (s *Shell) describe(ctx context.Context, name string) error {
 	for _, f := range t.MetadataColumns() {
 		rows = append(rows, []string{f.Name, fieldTypeName(f), "YES", "", "hidden metadata column"})
 	}
-	if err := s.stringGrid([]gridColumn{{name: "column"}, {name: "type"}, {name: "null"}, {name: "key"}, {name: "note"}}, rows); err != nil {
+	cols := []gridColumn{{name: "column"}, {name: "type"}, {name: "null"}, {name: "key"}, {name: "note"}}
+	// Leave out the key and note columns when no row uses them.
+	for c := len(cols) - 1; c >= 3; c-- {
+		used := false
+		for _, r := range rows {
+			used = used || r[c] != ""
+		}
+		if !used {
+			cols = append(cols[:c], cols[c+1:]...)
+			for i := range rows {
+				rows[i] = append(rows[i][:c], rows[i][c+1:]...)
+			}
+		}
+	}
+	if err := s.stringGrid(cols, rows); err != nil {
 		return err
 	}
 	if def.Comment != "" {

@@ -234,6 +234,17 @@ func TestInteractiveTmux(t *testing.T) {
 			t.Errorf("screen lacks %q:\n%s", frag, s)
 		}
 	}
+	// Ctrl-C cancels a running continuous query, not the shell.
+	typeText(`\mode continuous`)
+	tm("send-keys", "Enter")
+	typeText("CREATE TABLE t (x BIGINT); INSERT INTO t VALUES (7); SELECT x FROM t;")
+	tm("send-keys", "Enter")
+	waitFor("| +I |      7 |")
+	tm("send-keys", "C-c")
+	s = waitFor("cancelled")
+	if !strings.HasSuffix(strings.TrimRight(s, "\n "), "magnetar default [continuous]>") {
+		t.Errorf("no prompt after Ctrl-C:\n%s", s)
+	}
 	typeText(`\q`)
 	tm("send-keys", "Enter")
 	hist := filepath.Join(home, ".config", "magnetar", "history")
