@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -509,5 +510,50 @@ func TestAvroNestedEvolution(t *testing.T) {
 		if got := colJSON(t, rec, name); got != want {
 			t.Errorf("%s = %s, want %s", name, got, want)
 		}
+	}
+}
+
+func TestDecoderSet(t *testing.T) {
+	mem := checkedMem(t)
+	v1 := `{"type":"record","name":"E","fields":[{"name":"id","type":"int"}]}`
+	v2 := `{"type":"record","name":"E","fields":[{"name":"id","type":"long"},{"name":"tag","type":["null","string"],"default":null}]}`
+	target, err := ToArrow(Info{Type: "AVRO", Schema: []byte(v2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetches := 0
+	set := NewDecoderSet(target, func(version []byte) (Info, error) {
+		fetches++
+		switch string(version) {
+		case "\x00\x01":
+			return Info{Type: "AVRO", Schema: []byte(v1)}, nil
+		case "\x00\x02":
+			return Info{Type: "AVRO", Schema: []byte(v2)}, nil
+		}
+		return Info{}, fmt.Errorf("no version %x", version)
+	})
+	b := array.NewRecordBuilder(mem, target)
+	defer b.Release()
+	for _, m := range []struct {
+		version, payload []byte
+	}{
+		{[]byte{0, 1}, avroEncode(t, v1, map[string]any{"id": int32(1)})[0]},
+		{[]byte{0, 2}, avroEncode(t, v2, map[string]any{"id": int64(2), "tag": goavro.Union("string", "x")})[0]},
+		{[]byte{0, 1}, avroEncode(t, v1, map[string]any{"id": int32(3)})[0]},
+	} {
+		if err := set.Append(b, m.version, nil, m.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Append(b, []byte{9}, nil, []byte{2}); err == nil {
+		t.Error("unknown version: no error")
+	}
+	if fetches != 3 {
+		t.Errorf("fetched %d times, want 3 (one per distinct version)", fetches)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	if got := colJSON(t, rec, "id") + colJSON(t, rec, "tag"); got != `[1,2,3][null,"x",null]` {
+		t.Errorf("got %s", got)
 	}
 }
