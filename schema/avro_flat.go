@@ -274,6 +274,13 @@ func (d *avroFlatDecoder) fail(f *flatField, err error) error {
 
 // readVarint reads a zig-zag varint; n is the bytes read, 0 when truncated, -1 when malformed.
 func readVarint(b []byte) (int64, int) {
+	if len(b) > 0 && b[0] < 0x80 { // one byte: small numbers, union branches, short lengths
+		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	return readVarintSlow(b)
+}
+
+func readVarintSlow(b []byte) (int64, int) {
 	var v uint64
 	if len(b) >= 10 {
 		// Fast path: no bounds checks inside the loop.
