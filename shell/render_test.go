@@ -21,7 +21,7 @@ type row []any
 
 // buildRecord builds a record of schema from Go values (int64, float64,
 // string, bool, time.Time for timestamps, decimal128.Num, []byte).
-func buildRecord(t *testing.T, mem memory.Allocator, schema *arrow.Schema, rows []row) arrow.RecordBatch {
+func buildRecord(t testing.TB, mem memory.Allocator, schema *arrow.Schema, rows []row) arrow.RecordBatch {
 	t.Helper()
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()

@@ -21,7 +21,7 @@ import (
 // a warning, "bad" an error located at line 1 column 5 of its text, "fail"
 // an unlocated error. Everything it runs is recorded.
 type fakeSession struct {
-	t    *testing.T
+	t    testing.TB
 	mem  memory.Allocator
 	ran  []string
 	mode catalog.Mode
