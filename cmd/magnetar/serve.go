@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/magnetar-sql/magnetar/flightserver"
+)
+
+func init() { commands["serve"] = runServe }
+
+const serveUsage = `usage: magnetar serve [flags]
+
+Serves SQL over Arrow Flight SQL (JDBC: jdbc:arrow-flight-sql://HOST:PORT,
+ADBC: grpc://HOST:PORT, or grpc+tls:// with --tls-cert/--tls-key).
+Authentication is off unless --auth-file (or MAGNETAR_AUTH_FILE, or
+MAGNETAR_AUTH holding the file's JSON) names users:
+
+  {"users": [{"name": "alice", "password": "secret", "tenants": ["public"]},
+             {"name": "etl", "tokens": ["t0k3n"], "tenants": ["*"]}]}
+
+flags:`
+
+func runServe(args []string) int {
+	return serve(context.Background(), args, os.Stderr, nil)
+}
+
+// serve runs the server until ctx ends or a signal arrives. ready, if not
+// nil, receives the listening address (for tests).
+func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		f                       shellFlags
+		listen, authFile        string
+		tlsCertFile, tlsKeyFile string
+	)
+	fs.StringVar(&listen, "listen", "127.0.0.1:32010", "address to listen on")
+	fs.StringVar(&f.catalog, "catalog", "pulsar", "catalog: pulsar, or memory (embedded, no broker)")
+	fs.StringVar(&f.serviceURL, "service-url", envOr("MAGNETAR_SERVICE_URL", defaultServiceURL), "Pulsar service URL (env MAGNETAR_SERVICE_URL)")
+	fs.StringVar(&f.adminURL, "admin-url", envOr("MAGNETAR_ADMIN_URL", defaultAdminURL), "Pulsar admin URL (env MAGNETAR_ADMIN_URL)")
+	fs.StringVar(&f.sample, "sample", "", "with --catalog memory: preload sample data (nexmark)")
+	fs.Int64Var(&f.sampleEvents, "sample-events", 10000, "events in the sample data")
+	fs.StringVar(&tlsCertFile, "tls-cert", "", "TLS certificate file (PEM); with --tls-key the server speaks TLS only")
+	fs.StringVar(&tlsKeyFile, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&authFile, "auth-file", "", "users and tenants file (JSON; default env "+flightserver.EnvAuthFile+")")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "magnetar serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if (tlsCertFile == "") != (tlsKeyFile == "") {
+		fmt.Fprintln(stderr, "magnetar serve: --tls-cert and --tls-key go together")
+		return 2
+	}
+	if f.sample != "" && (f.sample != "nexmark" || f.catalog != "memory") {
+		fmt.Fprintln(stderr, "magnetar serve: --sample nexmark needs --catalog memory")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	cfg := flightserver.Config{Logger: log}
+	if tlsCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(tlsCertFile, tlsKeyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "magnetar serve: TLS: %v\n", err)
+			return 2
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	auth, err := flightserver.LoadAuth(authFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
+		return 2
+	}
+	cfg.Auth = auth
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cat, closeCat, code := openCatalog(ctx, f, stderr)
+	if cat == nil {
+		return code
+	}
+	defer closeCat()
+	cfg.Catalog = cat
+
+	srv, err := flightserver.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
+		return 1
+	}
+	lis, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
+		return 1
+	}
+	scheme := "grpc"
+	if cfg.TLS != nil {
+		scheme = "grpc+tls"
+	}
+	log.Info("magnetar: serving Flight SQL", "address", scheme+"://"+lis.Addr().String(),
+		"catalog", cat.Name(), "auth", auth != nil)
+	if ready != nil {
+		ready <- lis.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case <-ctx.Done():
+		log.Info("magnetar: shutting down")
+		srv.Shutdown()
+		<-errc
+		return 0
+	case err := <-errc:
+		srv.Shutdown()
+		if err != nil {
+			fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+}
