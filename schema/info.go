@@ -107,6 +107,8 @@ func toArrowFields(info Info) ([]arrow.Field, error) {
 type Decoder interface {
 	// Append decodes one message payload (and key for KEY_VALUE SEPARATED) and appends one row to
 	// the first NumFields() builders of b. On error it leaves b exactly as it was (no partial row).
+	// The key is the raw key bytes (see SeparatedKey for keys written by Pulsar's Java client); an
+	// empty key gives null key columns. Append does not keep key or payload after it returns.
 	Append(b *array.RecordBuilder, key, payload []byte) error
 }
 

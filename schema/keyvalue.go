@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -267,4 +268,18 @@ func (d *kvDecoder) emit(bs []array.Builder) {
 	} else {
 		d.value.emit(bs)
 	}
+}
+
+// SeparatedKey turns the message key of a KEY_VALUE SEPARATED message into the key bytes
+// Decoder.Append expects. Pulsar's Java client stores such keys base64 encoded (and flags them
+// partition_key_b64_encoded, a flag the Go client does not expose), so this decodes base64.
+func SeparatedKey(msgKey string) ([]byte, error) {
+	if msgKey == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(msgKey)
+	if err != nil {
+		return nil, fmt.Errorf("schema: KEY_VALUE key is not base64: %w", err)
+	}
+	return b, nil
 }

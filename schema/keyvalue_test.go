@@ -106,3 +106,16 @@ func TestKeyValueNameClash(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestSeparatedKey(t *testing.T) {
+	k, err := SeparatedKey("AAAAAAAAAAU=") // INT64 5, as Java base64-encodes it
+	if err != nil || len(k) != 8 || k[7] != 5 {
+		t.Errorf("SeparatedKey = %v, %v", k, err)
+	}
+	if k, err := SeparatedKey(""); k != nil || err != nil {
+		t.Errorf("empty key = %v, %v", k, err)
+	}
+	if _, err := SeparatedKey("not base64!"); err == nil {
+		t.Error("bad base64: no error")
+	}
+}
