@@ -99,12 +99,17 @@ func syntaxError(text string, err error) error {
 	if i := strings.IndexAny(tok, " \t\r\n"); i >= 0 {
 		tok = tok[:i]
 	}
-	if near == "" {
-		return &Error{Msg: "syntax error: unexpected end of statement", Line: line, Column: col + 1}
+	// The parser's column is the end of the first token of near, counted
+	// from 1 on the first line but one further on later lines (it counts
+	// the newline); normalise to the token's first column.
+	end := col
+	if line > 1 {
+		end = col - 1
 	}
-	// The parser's column is one past the end of the first token of near;
-	// step back over it.
-	start := col - len(tok)
+	if near == "" {
+		return &Error{Msg: "syntax error: unexpected end of statement", Line: line, Column: end + 1}
+	}
+	start := end - len(tok) + 1
 	if start < 1 {
 		start = 1
 	}

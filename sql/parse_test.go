@@ -27,6 +27,14 @@ func TestSyntaxErrorPosition(t *testing.T) {
 	if e.Line != 3 || e.Column != 13 || e.Near != "x" {
 		t.Fatalf("got %+v", e)
 	}
+	_, err = Parse("SELECT * FRM t")
+	if !errors.As(err, &e) || e.Line != 1 || e.Column != 10 {
+		t.Fatalf("first line: got %v", err)
+	}
+	_, err = Parse("SELECT 1;\nSELECT a FROM t WHERE")
+	if !errors.As(err, &e) || e.Line != 2 || e.Column != 22 {
+		t.Fatalf("end on second line: got %v", err)
+	}
 	_, err = Parse("SELECT a FROM t WHERE")
 	if !errors.As(err, &e) || e.Line != 1 || e.Column != 22 {
 		t.Fatalf("got %v", err)
