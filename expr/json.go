@@ -163,16 +163,7 @@ func writeJSON(sb *strings.Builder, v any) {
 		}
 		sb.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			if len(keys[i]) != len(keys[j]) {
-				return len(keys[i]) < len(keys[j])
-			}
-			return keys[i] < keys[j]
-		})
+		keys := sortedJSONKeys(x)
 		sb.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -340,4 +331,15 @@ func (p *jsonPath) eval(doc any, out []any) []any {
 		cur = next
 	}
 	return append(out, cur...)
+}
+
+// sortJSONKeys orders object keys like MySQL's JSON type: by length, then
+// bytes.
+func sortJSONKeys(keys []string) {
+	sort.Slice(keys, func(i, j int) bool {
+		if len(keys[i]) != len(keys[j]) {
+			return len(keys[i]) < len(keys[j])
+		}
+		return keys[i] < keys[j]
+	})
 }
