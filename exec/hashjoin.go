@@ -10,19 +10,32 @@ import (
 	"github.com/magnetar-sql/magnetar/expr"
 )
 
-// HashJoin is an equi-join with an optional residual condition. It reads
-// the right (build) side to End into one hash table, then streams the left
-// (probe) side, so it suits bounded build sides: an unbounded right input
-// never gets past the build phase. (The symmetric variant for two unbounded
-// inputs, keeping both sides and emitting matches as rows arrive from either
-// side, comes with the streaming work.)
+// HashJoin is an equi-join with an optional residual condition. Both
+// inputs are drained by their own goroutines (Prefetch).
 //
-// Left rows carry their change kinds to the rows they produce, so a
-// changelog on the probe side joins correctly against the (static) build
-// side; retractions on the build side are an error. Watermarks and
-// barriers of the probe side are forwarded in place; those of the build
-// side are absorbed (the build side ends before any output, and End is the
-// final watermark).
+// Bounded mode (the default): the right (build) side is read to End into one
+// hash table (a direct array for dense integer keys, open addressing for
+// other integer keys, serialized keys otherwise), then the left side is
+// streamed through it. While the build side is being read, an inner join
+// also buffers left batches, up to symSwitchRows rows.
+//
+// Symmetric mode (inner joins over unbounded inputs): if, before the build
+// side ends, either input delivers a watermark or barrier (a sign of a
+// streaming source) or the buffered left side exceeds symSwitchRows, the
+// join switches to a symmetric hash join: both sides are stored and indexed
+// and each arriving batch is probed against the other side, so matches are
+// emitted as rows arrive from either side. State is kept for the whole run
+// (no expiry; time-bounded joins are IntervalJoin's job). Outer, semi and
+// anti joins always use bounded mode: they need the complete build side.
+//
+// Left rows carry their change kinds to the rows they produce in bounded
+// mode, so a changelog on the probe side joins correctly against the
+// (static) build side; retractions on the build side, and any retraction in
+// symmetric mode, are an error. In bounded mode the probe side's
+// watermarks and barriers are forwarded in place and the build side's are
+// absorbed (it ends before any output; End is the final watermark). In
+// symmetric mode the output watermark is the minimum of both inputs' and
+// barriers are aligned.
 type HashJoin struct {
 	left, right         Operator
 	leftKeys, rightKeys []expr.Expr
@@ -36,7 +49,21 @@ type HashJoin struct {
 	pending []Message
 	lsel    []int32
 	rsel    []int32
+
+	pl, pr       *Prefetcher
+	buffered     []Message // left messages read while building
+	bufRows      int
+	leftEnded    bool
+	sym          bool
+	sides        [2]*symSide // symmetric mode: left, right
+	pendingRight []Message   // right control message that triggered the switch
+	lastWM       int64
+	barrierID    uint64
 }
+
+// symSwitchRows bounds the left rows an inner join buffers while its build
+// side is still open before it switches to symmetric mode.
+const symSwitchRows = 1 << 20
 
 // NewHashJoin joins left and right on leftKeys[i] = rightKeys[i] (NULL never
 // matches) and then residual (nil: none), evaluated on the concatenated row.
@@ -80,58 +107,102 @@ func (j *HashJoin) Open(ctx context.Context) error {
 	if err := j.right.Open(ctx); err != nil {
 		return fmt.Errorf("hash join: %w", err)
 	}
+	j.pl, j.pr = Prefetch(ctx, j.left), Prefetch(ctx, j.right)
 	return nil
 }
 
-// buildSide drains the right input and builds the hash table.
-func (j *HashJoin) buildSide(ctx context.Context) error {
-	var recs []arrow.RecordBatch
+// buildSide reads the right input to End and builds the hash table; an
+// inner join meanwhile buffers left messages. It returns switchSym when the
+// join should go symmetric instead, with the right batches read so far.
+func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.RecordBatch, err error) {
 	defer func() {
-		for _, r := range recs {
-			r.Release()
+		if !switchSym {
+			for _, r := range recs {
+				r.Release()
+			}
+			recs = nil
 		}
 	}()
+	inner := j.core.typ == InnerJoin
 	for {
-		m, err := j.right.Next(ctx)
+		cases := []selectCase{{1, j.pr.C()}}
+		if inner && !j.leftEnded && j.bufRows < symSwitchRows {
+			cases = append(cases, selectCase{0, j.pl.C()})
+		}
+		side, f, err := selectFetched(ctx, cases)
 		if err != nil {
-			return err
+			return false, recs, err
 		}
-		if m.Kind == MsgEnd {
-			break
+		if f.Err != nil {
+			return false, recs, f.Err
 		}
-		if m.Kind != MsgBatch {
+		m := f.Msg
+		if side == 0 {
+			switch m.Kind {
+			case MsgBatch:
+				j.bufRows += int(m.Batch.Rec.NumRows())
+				j.buffered = append(j.buffered, m)
+				if j.bufRows >= symSwitchRows {
+					return true, recs, nil
+				}
+			case MsgEnd:
+				j.leftEnded = true
+				j.buffered = append(j.buffered, m)
+			default:
+				j.buffered = append(j.buffered, m)
+				return true, recs, nil
+			}
 			continue
 		}
-		if !m.Batch.AppendOnly() {
-			m.Release()
-			return fmt.Errorf("retractions on the build (right) side are not supported")
+		switch m.Kind {
+		case MsgEnd:
+			rec, err := concatBatches(j.core.mem, j.right.Schema(), recs)
+			if err != nil {
+				return false, recs, err
+			}
+			j.core.setBuild(rec)
+			keys, err := evalAll(ctx, j.rkEvs, rec)
+			if err != nil {
+				return false, recs, err
+			}
+			j.table = newJoinTable(keys, int(rec.NumRows()))
+			releaseArrays(keys)
+			return false, recs, nil
+		case MsgBatch:
+			if !m.Batch.AppendOnly() {
+				m.Release()
+				return false, recs, fmt.Errorf("retractions on the build (right) side are not supported")
+			}
+			recs = append(recs, m.Batch.Rec)
+		default:
+			if inner {
+				// A streaming input: go symmetric. The watermark or
+				// barrier is replayed through the symmetric path.
+				j.pendingRight = append(j.pendingRight, m)
+				return true, recs, nil
+			}
 		}
-		recs = append(recs, m.Batch.Rec)
 	}
-	rec, err := concatBatches(j.core.mem, j.right.Schema(), recs)
-	if err != nil {
-		return err
-	}
-	j.core.setBuild(rec)
-	keys, err := evalAll(ctx, j.rkEvs, rec)
-	if err != nil {
-		return err
-	}
-	j.table = newJoinTable(keys, int(rec.NumRows()))
-	releaseArrays(keys)
-	return nil
 }
 
 // Next implements Operator.
 func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 	if !j.built {
-		if err := j.buildSide(ctx); err != nil {
+		j.built = true
+		sym, recs, err := j.buildSide(ctx)
+		if err != nil {
 			return Message{}, fmt.Errorf("hash join: %w", err)
 		}
-		j.built = true
-		if j.core.build.NumRows() == 0 && (j.core.typ == InnerJoin || j.core.typ == SemiJoin || j.core.typ == RightJoin) {
+		if sym {
+			if err := j.startSymmetric(ctx, recs); err != nil {
+				return Message{}, fmt.Errorf("hash join: %w", err)
+			}
+		} else if j.core.build.NumRows() == 0 && (j.core.typ == InnerJoin || j.core.typ == SemiJoin || j.core.typ == RightJoin) {
 			j.done = true // nothing can match: don't read the probe side
 		}
+	}
+	if j.sym {
+		return j.nextSymmetric(ctx)
 	}
 	for {
 		if len(j.pending) > 0 {
@@ -143,9 +214,20 @@ func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 		if j.done {
 			return EndMsg, nil
 		}
-		m, err := j.left.Next(ctx)
-		if err != nil {
-			return Message{}, err
+		var m Message
+		if len(j.buffered) > 0 {
+			m = j.buffered[0]
+			j.buffered[0] = Message{}
+			j.buffered = j.buffered[1:]
+		} else {
+			_, f, err := selectFetched(ctx, []selectCase{{0, j.pl.C()}})
+			if err != nil {
+				return Message{}, err
+			}
+			if f.Err != nil {
+				return Message{}, f.Err
+			}
+			m = f.Msg
 		}
 		switch m.Kind {
 		case MsgBatch:
@@ -168,6 +250,143 @@ func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 	}
 }
 
+// startSymmetric moves to symmetric mode: the right batches read so far and
+// the buffered left messages are replayed through it.
+func (j *HashJoin) startSymmetric(ctx context.Context, recs []arrow.RecordBatch) error {
+	j.sym = true
+	j.lastWM = minInt64
+	j.sides = [2]*symSide{newSymSide(j.lkEvs), newSymSide(j.rkEvs)}
+	for _, r := range recs {
+		err := j.symBatch(ctx, 1, r)
+		r.Release()
+		if err != nil {
+			return err
+		}
+	}
+	replay := j.buffered
+	j.buffered = nil
+	for _, m := range replay {
+		if err := j.symMessage(ctx, 0, m); err != nil {
+			return err
+		}
+	}
+	right := j.pendingRight
+	j.pendingRight = nil
+	for _, m := range right {
+		if err := j.symMessage(ctx, 1, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (j *HashJoin) nextSymmetric(ctx context.Context) (Message, error) {
+	for {
+		if len(j.pending) > 0 {
+			m := j.pending[0]
+			j.pending[0] = Message{}
+			j.pending = j.pending[1:]
+			return m, nil
+		}
+		if j.done {
+			return EndMsg, nil
+		}
+		var cases []selectCase
+		for i, p := range []*Prefetcher{j.pl, j.pr} {
+			if s := j.sides[i]; !s.ended && !s.barrier {
+				cases = append(cases, selectCase{i, p.C()})
+			}
+		}
+		side, f, err := selectFetched(ctx, cases)
+		if err != nil {
+			return Message{}, err
+		}
+		if f.Err != nil {
+			return Message{}, f.Err
+		}
+		if err := j.symMessage(ctx, side, f.Msg); err != nil {
+			return Message{}, fmt.Errorf("hash join: %w", err)
+		}
+	}
+}
+
+// symMessage handles one message from side (0 left, 1 right) in symmetric
+// mode, queueing output in j.pending.
+func (j *HashJoin) symMessage(ctx context.Context, side int, m Message) error {
+	s, o := j.sides[side], j.sides[1-side]
+	switch m.Kind {
+	case MsgBatch:
+		defer m.Release()
+		if !m.Batch.AppendOnly() {
+			return fmt.Errorf("retractions are not supported in a symmetric (streaming) join")
+		}
+		return j.symBatch(ctx, side, m.Batch.Rec)
+	case MsgWatermark:
+		s.wm = max(s.wm, m.Watermark)
+	case MsgEnd:
+		s.ended = true
+		s.wm = 1<<63 - 1
+		if s.barrier {
+			s.barrier = false
+		}
+		if o.ended {
+			j.done = true
+			return nil
+		}
+	case MsgBarrier:
+		s.barrier = true
+		j.barrierID = m.Barrier
+	}
+	// Barriers: forward once every live side delivered one.
+	if (j.sides[0].barrier || j.sides[0].ended) && (j.sides[1].barrier || j.sides[1].ended) &&
+		(j.sides[0].barrier || j.sides[1].barrier) {
+		j.sides[0].barrier, j.sides[1].barrier = false, false
+		j.pending = append(j.pending, Message{Kind: MsgBarrier, Barrier: j.barrierID})
+	}
+	if wm := min(j.sides[0].wm, j.sides[1].wm); wm > j.lastWM && wm != 1<<63-1 {
+		j.lastWM = wm
+		j.pending = append(j.pending, WatermarkMsg(wm))
+	}
+	return nil
+}
+
+// symBatch stores a batch on its side and emits its matches with the other.
+func (j *HashJoin) symBatch(ctx context.Context, side int, rec arrow.RecordBatch) error {
+	s, o := j.sides[side], j.sides[1-side]
+	matches, err := s.add(ctx, rec, o)
+	if err != nil || len(matches) == 0 {
+		return err
+	}
+	// Group by the other side's batch and combine (left, right) pairs.
+	byBatch := map[int32][]symMatch{}
+	var order []int32
+	for _, m := range matches {
+		if _, ok := byBatch[m.ref.batch]; !ok {
+			order = append(order, m.ref.batch)
+		}
+		byBatch[m.ref.batch] = append(byBatch[m.ref.batch], m)
+	}
+	for _, bi := range order {
+		ms := byBatch[bi]
+		other := o.batches[bi]
+		arr, orr := make([]int32, len(ms)), make([]int32, len(ms))
+		for k, m := range ms {
+			arr[k], orr[k] = m.row, m.ref.row
+		}
+		left, right, lsel, rsel := rec, other, arr, orr
+		if side == 1 {
+			left, right, lsel, rsel = other, rec, orr, arr
+		}
+		c := joinCore{typ: InnerJoin, mem: j.core.mem, schema: j.core.schema, pairs: j.core.pairs, residual: j.core.residual, build: right}
+		msgs, err := c.process(ctx, Batch{Rec: left}, 0, int(left.NumRows()), lsel, rsel)
+		if err != nil {
+			return err
+		}
+		j.pending = append(j.pending, msgs...)
+	}
+	return nil
+}
+
 func (j *HashJoin) probe(ctx context.Context, b Batch) ([]Message, error) {
 	keys, err := evalAll(ctx, j.lkEvs, b.Rec)
 	if err != nil {
@@ -181,10 +400,19 @@ func (j *HashJoin) probe(ctx context.Context, b Batch) ([]Message, error) {
 
 // Close implements Operator.
 func (j *HashJoin) Close() error {
-	for _, m := range j.pending {
-		m.Release()
+	j.pl.Stop()
+	j.pr.Stop()
+	for _, ms := range [][]Message{j.pending, j.buffered, j.pendingRight} {
+		for _, m := range ms {
+			m.Release()
+		}
 	}
-	j.pending = nil
+	j.pending, j.buffered, j.pendingRight = nil, nil, nil
+	for _, s := range j.sides {
+		if s != nil {
+			s.release()
+		}
+	}
 	j.core.release()
 	j.table = nil
 	err := j.left.Close()
