@@ -33,6 +33,18 @@ type Progresser interface {
 // batch is returned, it may return a watermark to emit right after it.
 type WatermarkFunc func(partition int, rec arrow.RecordBatch) (watermark int64, ok bool)
 
+// WatermarkHooker is implemented by the source operators: the streaming
+// engine installs its watermark generator with it before Open.
+type WatermarkHooker interface {
+	SetWatermarkFunc(WatermarkFunc)
+}
+
+// StatsReporter is implemented by the source operators (EXPLAIN ANALYZE,
+// tests asserting how much pushdown saved).
+type StatsReporter interface {
+	Stats() ScanStats
+}
+
 // ScanStats counts what a scan did.
 type ScanStats struct {
 	MessagesRead   int64 // messages received from the broker (decoded or not)
@@ -142,9 +154,11 @@ type result struct {
 const maxFailureSamples = 5
 
 var (
-	_ exec.Operator = (*source)(nil)
-	_ Warner        = (*source)(nil)
-	_ Progresser    = (*source)(nil)
+	_ exec.Operator   = (*source)(nil)
+	_ Warner          = (*source)(nil)
+	_ Progresser      = (*source)(nil)
+	_ WatermarkHooker = (*source)(nil)
+	_ StatsReporter   = (*source)(nil)
 )
 
 func newSource(t *Table, req catalog.ScanRequest) (*source, error) {
