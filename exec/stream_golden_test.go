@@ -1,0 +1,569 @@
+package exec_test
+
+// Streaming goldens: each file in testdata/stream describes inputs (rows
+// with event times, watermarks, processing-time steps), a pipeline of
+// streaming operators and the expected result. The harness runs every case
+// twice, feeding the inputs in batches of one row and in whole segments, and
+// checks that the folded changelog of each run equals the expected rows.
+// See testdata/stream/README.md for the syntax.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/exec/exectest"
+	"github.com/magnetar-sql/magnetar/expr"
+)
+
+func TestStreamGoldens(t *testing.T) {
+	files, err := filepath.Glob("../testdata/stream/*.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no golden files in testdata/stream")
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			c, err := parseGolden(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, bs := range []int{1, 1 << 20} {
+				got, late, err := c.run(t, bs)
+				if err != nil {
+					t.Fatalf("batch size %d: %v", bs, err)
+				}
+				if err := exectest.Equal(got, c.want); err != nil {
+					t.Errorf("batch size %d: %v", bs, err)
+				}
+				if c.late >= 0 && late != c.late {
+					t.Errorf("batch size %d: %d late rows, want %d", bs, late, c.late)
+				}
+			}
+		})
+	}
+}
+
+// goldenCase is one parsed file.
+type goldenCase struct {
+	inputs   map[string]*goldenInput
+	order    []string
+	pipeline []goldenOp
+	want     []string
+	late     int64 // -1: not checked
+}
+
+type goldenInput struct {
+	schema *arrow.Schema
+	items  []goldenItem
+}
+
+// goldenItem is a run of rows, a watermark or a processing-time step.
+type goldenItem struct {
+	rows [][]any
+	wm   *int64
+	proc time.Duration
+}
+
+type goldenOp struct {
+	line   int
+	stream string // "" for the current stream
+	name   string
+	args   map[string]string
+}
+
+func parseGolden(path string) (*goldenCase, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c := &goldenCase{inputs: map[string]*goldenInput{}, late: -1}
+	section := ""
+	var cur *goldenInput
+	sc := bufio.NewScanner(f)
+	for ln := 1; sc.Scan(); ln++ {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s", path, ln, fmt.Sprintf(format, args...))
+		}
+		switch {
+		case strings.HasPrefix(line, "input"):
+			head, cols, ok := strings.Cut(line, ":")
+			if !ok {
+				return nil, fail("input needs ': columns'")
+			}
+			name := strings.TrimSpace(strings.TrimPrefix(head, "input"))
+			if name == "" {
+				name = "in"
+			}
+			s, err := parseSchema(cols)
+			if err != nil {
+				return nil, fail("%v", err)
+			}
+			cur = &goldenInput{schema: s}
+			c.inputs[name] = cur
+			c.order = append(c.order, name)
+			section = "input"
+			continue
+		case line == "pipeline:":
+			section = "pipeline"
+			continue
+		case line == "output:":
+			section = "output"
+			continue
+		case strings.HasPrefix(line, "late:"):
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, "late:")), 10, 64)
+			if err != nil {
+				return nil, fail("late: %v", err)
+			}
+			c.late = n
+			continue
+		}
+		switch section {
+		case "input":
+			if err := cur.parseLine(line); err != nil {
+				return nil, fail("%v", err)
+			}
+		case "pipeline":
+			op := goldenOp{line: ln, args: map[string]string{}}
+			if head, rest, ok := strings.Cut(line, ":"); ok && !strings.ContainsAny(head, " =") {
+				op.stream, line = head, strings.TrimSpace(rest)
+			}
+			fields := strings.Fields(line)
+			op.name = fields[0]
+			for _, kv := range fields[1:] {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return nil, fail("argument %q is not key=value", kv)
+				}
+				op.args[k] = v
+			}
+			c.pipeline = append(c.pipeline, op)
+		case "output":
+			c.want = append(c.want, strings.ReplaceAll(line, " ", ""))
+		default:
+			return nil, fail("line outside of a section")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	sort.Strings(c.want)
+	return c, nil
+}
+
+func parseSchema(cols string) (*arrow.Schema, error) {
+	var args []any
+	for _, c := range strings.Split(cols, ",") {
+		f := strings.Fields(c)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("column %q: want 'name TYPE'", c)
+		}
+		var t arrow.DataType
+		switch strings.ToUpper(f[1]) {
+		case "BIGINT":
+			t = arrow.PrimitiveTypes.Int64
+		case "DOUBLE":
+			t = arrow.PrimitiveTypes.Float64
+		case "VARCHAR":
+			t = arrow.BinaryTypes.String
+		case "BOOLEAN":
+			t = arrow.FixedWidthTypes.Boolean
+		case "TIMESTAMP":
+			t = tsType
+		default:
+			return nil, fmt.Errorf("unknown type %s", f[1])
+		}
+		args = append(args, f[0], t)
+	}
+	return exectest.Schema(args...), nil
+}
+
+func (in *goldenInput) parseLine(line string) error {
+	if rest, ok := strings.CutPrefix(line, "wm "); ok {
+		us, err := parseTime(strings.TrimSpace(rest))
+		if err != nil {
+			return err
+		}
+		in.items = append(in.items, goldenItem{wm: &us})
+		return nil
+	}
+	if rest, ok := strings.CutPrefix(line, "proc "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return err
+		}
+		in.items = append(in.items, goldenItem{proc: d})
+		return nil
+	}
+	if line == "--" { // segment break
+		in.items = append(in.items, goldenItem{})
+		return nil
+	}
+	cells := strings.Split(line, ",")
+	if len(cells) != in.schema.NumFields() {
+		return fmt.Errorf("row has %d cells, schema %d", len(cells), in.schema.NumFields())
+	}
+	row := make([]any, len(cells))
+	for i, cell := range cells {
+		cell = strings.TrimSpace(cell)
+		if strings.EqualFold(cell, "NULL") {
+			continue
+		}
+		var err error
+		switch in.schema.Field(i).Type.ID() {
+		case arrow.INT64:
+			row[i], err = strconv.ParseInt(cell, 10, 64)
+		case arrow.FLOAT64:
+			row[i], err = strconv.ParseFloat(cell, 64)
+		case arrow.STRING:
+			row[i] = strings.Trim(cell, "'")
+		case arrow.BOOL:
+			row[i], err = strconv.ParseBool(cell)
+		case arrow.TIMESTAMP:
+			var us int64
+			us, err = parseTime(cell)
+			row[i] = arrow.Timestamp(us)
+		}
+		if err != nil {
+			return fmt.Errorf("cell %q: %v", cell, err)
+		}
+	}
+	n := len(in.items)
+	if n == 0 || in.items[n-1].wm != nil || in.items[n-1].proc != 0 || in.items[n-1].rows == nil {
+		in.items = append(in.items, goldenItem{rows: [][]any{}})
+		n++
+	}
+	in.items[n-1].rows = append(in.items[n-1].rows, row)
+	return nil
+}
+
+// parseTime reads an event time written as a duration since the epoch
+// ("12s", "1.5s", "-3s").
+func parseTime(s string) (int64, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	return d.Microseconds(), nil
+}
+
+// clock is the processing-time clock the sources step and the watermark
+// assigners read.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// scriptSource plays an input: runs of rows as batches of at most
+// batchSize rows, watermarks, and processing-time steps on a shared clock.
+type scriptSource struct {
+	schema    *arrow.Schema
+	mem       memory.Allocator
+	items     []goldenItem
+	batchSize int
+	clk       *clock
+	pos, row  int
+}
+
+func (s *scriptSource) Schema() *arrow.Schema      { return s.schema }
+func (s *scriptSource) Open(context.Context) error { return nil }
+func (s *scriptSource) Close() error               { return nil }
+func (s *scriptSource) Children() []exec.Operator  { return nil }
+func (s *scriptSource) String() string             { return "Script" }
+
+func (s *scriptSource) Next(ctx context.Context) (exec.Message, error) {
+	for s.pos < len(s.items) {
+		it := s.items[s.pos]
+		switch {
+		case it.wm != nil:
+			s.pos++
+			return exec.WatermarkMsg(*it.wm), nil
+		case it.proc != 0:
+			s.clk.now = s.clk.now.Add(it.proc)
+			s.pos++
+		case s.row < len(it.rows):
+			end := min(len(it.rows), s.row+s.batchSize)
+			rec := exectest.Record(s.mem, s.schema, it.rows[s.row:end]...)
+			s.row = end
+			return exec.BatchMsg(rec, nil), nil
+		default:
+			s.pos++
+			s.row = 0
+		}
+	}
+	return exec.EndMsg, nil
+}
+
+// lateCounter is implemented by operators that drop late rows.
+type lateCounter interface{ LateRows() int64 }
+
+// run builds the pipeline over fresh sources and returns the folded output
+// and the late rows counted by its operators.
+func (c *goldenCase) run(t *testing.T, batchSize int) ([]string, int64, error) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	clk := &clock{now: time.Unix(1000, 0)}
+	streams := map[string]exec.Operator{}
+	current := ""
+	for _, name := range c.order {
+		in := c.inputs[name]
+		streams[name] = &scriptSource{schema: in.schema, mem: mem, items: in.items, batchSize: batchSize, clk: clk}
+		current = name
+	}
+	var counters []lateCounter
+	for _, op := range c.pipeline {
+		target := op.stream
+		if target == "" {
+			target = current
+		}
+		child := streams[target]
+		if child == nil {
+			return nil, 0, fmt.Errorf("line %d: no stream %q", op.line, target)
+		}
+		out, err := buildGoldenOp(op, child, streams, clk, mem)
+		if err != nil {
+			return nil, 0, fmt.Errorf("line %d: %s: %w", op.line, op.name, err)
+		}
+		if lc, ok := out.(lateCounter); ok {
+			counters = append(counters, lc)
+		}
+		if op.name == "intervaljoin" {
+			target = "joined"
+		}
+		streams[target] = out
+		current = target
+	}
+	msgs, err := exectest.CollectMessages(context.Background(), streams[current])
+	defer exectest.ReleaseMessages(msgs)
+	if err != nil {
+		return nil, 0, err
+	}
+	got, err := foldRows(msgs)
+	var late int64
+	for _, lc := range counters {
+		late += lc.LateRows()
+	}
+	return got, late, err
+}
+
+// foldRows applies a changelog (rows rendered by stRow) and returns what
+// remains, sorted.
+func foldRows(msgs []exec.Message) ([]string, error) {
+	count := map[string]int{}
+	for _, m := range msgs {
+		if m.Kind != exec.MsgBatch {
+			continue
+		}
+		for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
+			row := stRow(m.Batch.Rec, i)
+			if m.Batch.Op(i).IsRetraction() {
+				if count[row] == 0 {
+					return nil, fmt.Errorf("retraction of absent row %q", row)
+				}
+				count[row]--
+			} else {
+				count[row]++
+			}
+		}
+	}
+	var out []string
+	for row, n := range count {
+		for ; n > 0; n-- {
+			out = append(out, row)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Operator, clk *clock, mem memory.Allocator) (exec.Operator, error) {
+	s := child.Schema()
+	a := goldenArgs{op.args, s}
+	switch op.name {
+	case "watermark":
+		ts, err := a.colIndex("ts")
+		if err != nil {
+			return nil, err
+		}
+		opts := exec.WatermarkOptions{PartitionCol: -1, Now: clk.Now, Mem: mem, IdleTimeout: a.dur("idle"), AllowedLateness: a.dur("lateness")}
+		if _, ok := op.args["partition"]; ok {
+			if opts.PartitionCol, err = a.colIndex("partition"); err != nil {
+				return nil, err
+			}
+		}
+		return exec.NewWatermarkAssigner(child, ts, a.dur("delay"), opts)
+	case "tumble", "hop", "cumulate", "session":
+		spec := exec.WindowSpec{Size: a.dur("size"), Slide: a.dur("slide") + a.dur("step"), Gap: a.dur("gap"), AllowedLateness: a.dur("lateness")}
+		spec.Kind = map[string]exec.WindowKind{"tumble": exec.Tumble, "hop": exec.Hop, "cumulate": exec.Cumulate, "session": exec.Session}[op.name]
+		var err error
+		if spec.TimeCol, err = a.col(op.args["ts"]); err != nil {
+			return nil, err
+		}
+		groups, err := a.cols("group")
+		if err != nil {
+			return nil, err
+		}
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = g.(*expr.Column).Name
+		}
+		aggs, err := a.aggs()
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewWindowAggregate(child, spec, groups, names, aggs, mem)
+	case "dedup":
+		keys, err := a.cols("keys")
+		if err != nil {
+			return nil, err
+		}
+		var order expr.Expr
+		if o := op.args["order"]; o != "" {
+			if order, err = a.col(o); err != nil {
+				return nil, err
+			}
+		}
+		d, err := exec.NewDeduplicate(child, keys, order, op.args["keep"] == "last", mem)
+		if err != nil {
+			return nil, err
+		}
+		if ttl := a.dur("ttl"); ttl > 0 {
+			d.SetStateTTL(ttl)
+		}
+		return d, nil
+	case "topn":
+		n, err := strconv.Atoi(op.args["n"])
+		if err != nil {
+			return nil, fmt.Errorf("n: %w", err)
+		}
+		part, err := a.cols("partition")
+		if err != nil {
+			return nil, err
+		}
+		var keys []exec.SortKey
+		for _, o := range strings.Split(op.args["order"], ",") {
+			name, dir, _ := strings.Cut(o, ":")
+			c, err := a.col(name)
+			if err != nil {
+				return nil, err
+			}
+			desc := dir == "desc"
+			keys = append(keys, exec.SortKey{Expr: c, Desc: desc, NullsFirst: !desc})
+		}
+		return exec.NewStreamingTopN(child, part, keys, n, mem)
+	case "intervaljoin":
+		left, right := streams[op.args["left"]], streams[op.args["right"]]
+		if left == nil || right == nil {
+			return nil, fmt.Errorf("left=%q and right=%q must name streams", op.args["left"], op.args["right"])
+		}
+		la, ra := goldenArgs{op.args, left.Schema()}, goldenArgs{op.args, right.Schema()}
+		lk, err := la.cols("lkeys")
+		if err != nil {
+			return nil, err
+		}
+		rk, err := ra.cols("rkeys")
+		if err != nil {
+			return nil, err
+		}
+		lt, err := la.col(op.args["ltime"])
+		if err != nil {
+			return nil, err
+		}
+		rt, err := ra.col(op.args["rtime"])
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewIntervalJoin(left, right, lk, rk, lt, rt, la.dur("lower"), la.dur("upper"), nil, mem)
+	}
+	return nil, fmt.Errorf("unknown operator")
+}
+
+type goldenArgs struct {
+	m map[string]string
+	s *arrow.Schema
+}
+
+func (a goldenArgs) dur(k string) time.Duration {
+	d, _ := time.ParseDuration(a.m[k])
+	return d
+}
+
+func (a goldenArgs) col(name string) (expr.Expr, error) {
+	idx := a.s.FieldIndices(name)
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("no column %q", name)
+	}
+	return &expr.Column{Index: idx[0], Name: name, T: a.s.Field(idx[0]).Type}, nil
+}
+
+func (a goldenArgs) colIndex(k string) (int, error) {
+	c, err := a.col(a.m[k])
+	if err != nil {
+		return 0, err
+	}
+	return c.(*expr.Column).Index, nil
+}
+
+func (a goldenArgs) cols(k string) ([]expr.Expr, error) {
+	var out []expr.Expr
+	if a.m[k] == "" {
+		return nil, nil
+	}
+	for _, name := range strings.Split(a.m[k], ",") {
+		c, err := a.col(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// aggs parses aggs=count(*),max(v),count_distinct(v).
+func (a goldenArgs) aggs() ([]exec.AggCall, error) {
+	var out []exec.AggCall
+	for _, call := range strings.Split(a.m["aggs"], ",") {
+		fn, arg, ok := strings.Cut(strings.TrimSuffix(call, ")"), "(")
+		if !ok {
+			return nil, fmt.Errorf("aggregate %q: want fn(arg)", call)
+		}
+		ac := exec.AggCall{Func: fn, Name: call}
+		if arg == "*" {
+			ac.Func = "count_star"
+		} else {
+			if d, ok := strings.CutSuffix(fn, "_distinct"); ok {
+				ac.Func, ac.Distinct = d, true
+			}
+			c, err := a.col(arg)
+			if err != nil {
+				return nil, err
+			}
+			ac.Args = []expr.Expr{c}
+		}
+		out = append(out, ac)
+	}
+	if slices.ContainsFunc(out, func(c exec.AggCall) bool { return c.Func == "" }) {
+		return nil, fmt.Errorf("empty aggregate")
+	}
+	return out, nil
+}

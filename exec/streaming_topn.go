@@ -1,0 +1,262 @@
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/expr"
+)
+
+// StreamingTopN keeps, per partition, the n best rows by the order keys
+// over an unbounded, append-only input (ROW_NUMBER() OVER (PARTITION BY …
+// ORDER BY …) <= n in a continuous query). A row that enters the top n is
+// emitted (+I); the row it pushes out is retracted (-D) first. Ties keep
+// the earlier row. Output columns are the input columns. State is n rows
+// per partition.
+type StreamingTopN struct {
+	child     Operator
+	partition []expr.Expr
+	order     []SortKey
+	n         int
+	mem       memory.Allocator
+	partEvs   []expr.Evaluator
+	orderEvs  []expr.Evaluator
+	ncols     int
+
+	// table holds the input columns then the order key values.
+	table *rowTable
+	parts map[string][]int32 // best first
+
+	enc   [][]byte
+	i64   []int64
+	u64   []uint64
+	f64   []float64
+	strs  []string
+	slots []int32
+	done  bool
+}
+
+// NewStreamingTopN returns a streaming Top-N of child.
+func NewStreamingTopN(child Operator, partition []expr.Expr, order []SortKey, n int, mem memory.Allocator) (*StreamingTopN, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("streaming top-n: n must be positive, got %d", n)
+	}
+	if len(order) == 0 {
+		return nil, fmt.Errorf("streaming top-n: needs an order")
+	}
+	t := &StreamingTopN{child: child, partition: partition, order: order, n: n, mem: mem, parts: map[string][]int32{}}
+	var err error
+	if t.partEvs, err = compileAll(partition, mem); err != nil {
+		return nil, fmt.Errorf("streaming top-n: %w", err)
+	}
+	types := schemaTypes(child.Schema())
+	t.ncols = len(types)
+	for _, k := range order {
+		ev, err := compileExpr(k.Expr, mem)
+		if err != nil {
+			return nil, fmt.Errorf("streaming top-n: %w", err)
+		}
+		t.orderEvs = append(t.orderEvs, ev)
+		types = append(types, k.Expr.Type())
+	}
+	for _, p := range partition {
+		if kindOf(p.Type()) == kInvalid {
+			return nil, fmt.Errorf("streaming top-n: cannot partition by %s of type %s", p, p.Type())
+		}
+	}
+	if t.table, err = newRowTable(types); err != nil {
+		return nil, fmt.Errorf("streaming top-n: %w", err)
+	}
+	return t, nil
+}
+
+// Schema implements Operator.
+func (t *StreamingTopN) Schema() *arrow.Schema { return t.child.Schema() }
+
+// Open implements Operator.
+func (t *StreamingTopN) Open(ctx context.Context) error { return t.child.Open(ctx) }
+
+// Next implements Operator.
+func (t *StreamingTopN) Next(ctx context.Context) (Message, error) {
+	for {
+		if t.done {
+			return EndMsg, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return Message{}, err
+		}
+		m, err := t.child.Next(ctx)
+		if err != nil {
+			return Message{}, err
+		}
+		if m.Kind == MsgEnd {
+			t.done = true
+		}
+		if m.Kind != MsgBatch {
+			return m, nil
+		}
+		out, err := t.consume(ctx, m.Batch)
+		m.Release()
+		if err != nil {
+			return Message{}, fmt.Errorf("streaming top-n: %w", err)
+		}
+		if out.Rec != nil {
+			return Message{Kind: MsgBatch, Batch: out}, nil
+		}
+	}
+}
+
+// less reports whether slot a orders strictly before slot b.
+func (t *StreamingTopN) less(a, b int32) bool {
+	for k, key := range t.order {
+		c := t.table.cols[t.ncols+k]
+		va, vb := c.valid[a], c.valid[b]
+		var r int
+		switch {
+		case va && vb:
+			r = c.compare(a, b)
+			if key.Desc {
+				r = -r
+			}
+		case va == vb:
+			r = 0
+		case !va: // a is NULL
+			r = 1
+			if key.NullsFirst {
+				r = -1
+			}
+		default:
+			r = -1
+			if key.NullsFirst {
+				r = 1
+			}
+		}
+		if r != 0 {
+			return r < 0
+		}
+	}
+	return false
+}
+
+func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
+	if !b.AppendOnly() {
+		return Batch{}, fmt.Errorf("input must be append-only (got a retraction)")
+	}
+	rec := b.Rec
+	n := int(rec.NumRows())
+	parts, err := evalAll(ctx, t.partEvs, rec)
+	if err != nil {
+		return Batch{}, err
+	}
+	defer releaseArrays(parts)
+	orders, err := evalAll(ctx, t.orderEvs, rec)
+	if err != nil {
+		return Batch{}, err
+	}
+	defer releaseArrays(orders)
+	t.enc = encodeRows(parts, n, t.enc, &t.i64, &t.u64, &t.f64, &t.strs)
+	if len(parts) == 0 {
+		for i := range t.enc[:n] {
+			t.enc[i] = t.enc[i][:0]
+		}
+	}
+	t.slots = t.table.addRows(append(recColumns(rec), orders...), nil, t.slots[:0])
+	var out []int32
+	var ops []ChangeKind
+	var evicted []int32
+	for i := 0; i < n; i++ {
+		slot := t.slots[i]
+		top := t.parts[string(t.enc[i])]
+		if len(top) == t.n && !t.less(slot, top[t.n-1]) {
+			t.table.remove(slot)
+			continue
+		}
+		// Insert after every row that is not worse (ties keep the earlier).
+		at := sort.Search(len(top), func(j int) bool { return t.less(slot, top[j]) })
+		if len(top) == t.n {
+			worst := top[t.n-1]
+			out, ops = append(out, worst), append(ops, Delete)
+			evicted = append(evicted, worst)
+			top = top[:t.n-1]
+		}
+		top = append(top, 0)
+		copy(top[at+1:], top[at:])
+		top[at] = slot
+		t.parts[string(t.enc[i])] = top
+		out, ops = append(out, slot), append(ops, Insert)
+	}
+	if len(out) == 0 {
+		return Batch{}, nil
+	}
+	cols := t.table.build(t.mem, out)
+	for _, s := range evicted {
+		t.table.remove(s)
+	}
+	releaseArrays(cols[t.ncols:])
+	res := array.NewRecordBatch(t.child.Schema(), cols[:t.ncols], int64(len(out)))
+	releaseArrays(cols[:t.ncols])
+	return Batch{Rec: res, Ops: opsOrNil(ops)}, nil
+}
+
+// State returns the kept rows.
+func (t *StreamingTopN) State() State { return topNState{t} }
+
+type topNState struct{ t *StreamingTopN }
+
+type topNSnapshot struct {
+	Parts map[string][]int32
+	Table tableSnapshot
+}
+
+func (s topNState) Entries() int { return s.t.table.live }
+func (s topNState) SizeBytes() int64 {
+	n := s.t.table.sizeBytes()
+	for k, v := range s.t.parts {
+		n += int64(len(k) + 4*cap(v) + 48)
+	}
+	return n
+}
+
+func (s topNState) Snapshot(w io.Writer) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(topNSnapshot{Parts: s.t.parts, Table: s.t.table.snapshot()}); err != nil {
+		return fmt.Errorf("snapshot top-n: %w", err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (s topNState) Restore(r io.Reader) error {
+	var snap topNSnapshot
+	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
+		return fmt.Errorf("restore top-n: %w", err)
+	}
+	if snap.Parts == nil {
+		snap.Parts = map[string][]int32{}
+	}
+	s.t.parts = snap.Parts
+	return s.t.table.restore(snap.Table)
+}
+
+// Close implements Operator.
+func (t *StreamingTopN) Close() error { return t.child.Close() }
+
+// Children implements Operator.
+func (t *StreamingTopN) Children() []Operator { return []Operator{t.child} }
+
+// String implements Operator.
+func (t *StreamingTopN) String() string {
+	ps := make([]string, len(t.partition))
+	for i, p := range t.partition {
+		ps[i] = p.String()
+	}
+	return fmt.Sprintf("StreamingTopN(n=%d, partition=[%s], order=[%s])", t.n, strings.Join(ps, ", "), sortKeysString(t.order))
+}
