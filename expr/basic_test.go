@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -96,5 +97,41 @@ func TestUnknownFunction(t *testing.T) {
 	_, err := NewCall("foo", Lit(1))
 	if err == nil || err.Error() != `unknown function "foo"` {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHandBuiltTrees(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tInt64}, []any{int64(1), int64(5)})
+	defer rec.Release()
+	// A Call built by hand (no NewCall), with Go int literals and a date
+	// literal given as text: Compile resolves and normalises.
+	e := &Call{Name: "GT", Args: []Expr{&Call{Name: "+", Args: []Expr{col(0, tInt64), &Literal{Value: 1, T: tInt64}}}, &Literal{Value: int32(3), T: tInt64}}}
+	ev, err := Compile(e, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr, err := ev.Eval(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if FormatValue(arr, 0) != "false" || FormatValue(arr, 1) != "true" {
+		t.Errorf("got %s %s", FormatValue(arr, 0), FormatValue(arr, 1))
+	}
+	arr.Release()
+	d := &Literal{Value: "2024-01-02", T: tDate}
+	got, err := evalStrings(t, mem, d, rec)
+	if err != nil || strings.Join(got, " ") != "2024-01-02 2024-01-02" {
+		t.Fatalf("got %v %v", got, err)
+	}
+	if _, err := Compile(&Literal{Value: struct{}{}, T: tInt64}, mem); err == nil {
+		t.Error("bad literal accepted")
+	}
+	if _, err := Compile(&Column{Index: 3, Name: "x", T: tInt64}, mem); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ = Compile(&Column{Index: 3, Name: "x", T: tInt64}, mem)
+	if _, err := ev.Eval(context.Background(), rec); err == nil {
+		t.Error("out-of-range column accepted")
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -19,7 +20,76 @@ func Compile(e Expr, mem memory.Allocator) (Evaluator, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	return compile(e, mem)
+	ev, err := compile(e, mem)
+	if err != nil {
+		return nil, err
+	}
+	return &safeEval{inner: ev, text: e.String()}, nil
+}
+
+// safeEval turns a panic inside a kernel into an error: a bug must fail
+// the statement, not the process.
+type safeEval struct {
+	inner Evaluator
+	text  string
+}
+
+func (s *safeEval) Eval(ctx context.Context, rec arrow.RecordBatch) (out arrow.Array, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = nil
+			err = &Error{Msg: fmt.Sprintf("internal error evaluating %s: %v", s.text, r)}
+		}
+	}()
+	return s.inner.Eval(ctx, rec)
+}
+
+// normalizeLiteral converts a hand-built literal whose Go value does not
+// match its type (e.g. Value int(5) with T BIGINT, or a date string with T
+// DATE) into the canonical form the kernels read.
+func normalizeLiteral(l *Literal) (*Literal, error) {
+	if l.Value == nil || literalOK(l) {
+		return l, nil
+	}
+	g := Lit(l.Value)
+	if _, isStr := l.Value.(string); g.T.ID() == arrow.STRING && !isStr {
+		return nil, &Error{Msg: fmt.Sprintf("literal %v (%T) does not match type %s", l.Value, l.Value, TypeName(l.T))}
+	}
+	n, err := foldLiteralCast(g, l.T)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func literalOK(l *Literal) bool {
+	v, t := l.Value, l.T
+	var ok bool
+	switch {
+	case isSigned(t):
+		_, ok = v.(int64)
+	case isUnsigned(t):
+		_, ok = v.(uint64)
+	case isFloat(t):
+		_, ok = v.(float64)
+	case isBool(t):
+		_, ok = v.(bool)
+	case isStringy(t):
+		_, ok = v.(string)
+	case isBinaryish(t):
+		_, ok = v.([]byte)
+	case isDecimal(t):
+		_, ok = v.(decimal128.Num)
+	case t.ID() == arrow.DATE32:
+		_, ok = v.(arrow.Date32)
+	case t.ID() == arrow.TIME64:
+		_, ok = v.(arrow.Time64)
+	case t.ID() == arrow.TIMESTAMP:
+		_, ok = v.(arrow.Timestamp)
+	default:
+		ok = true
+	}
+	return ok
 }
 
 func compile(e Expr, mem memory.Allocator) (Evaluator, error) {
@@ -29,7 +99,11 @@ func compile(e Expr, mem memory.Allocator) (Evaluator, error) {
 	case *Column:
 		return &colEval{idx: n.Index, t: n.T, name: n.Name, mem: mem}, nil
 	case *Literal:
-		return &constEval{lit: n, mem: mem}, nil
+		l, err := normalizeLiteral(n)
+		if err != nil {
+			return nil, err
+		}
+		return &constEval{lit: l, mem: mem}, nil
 	case *Call:
 		return compileCall(n, mem)
 	case *Cast:

@@ -84,6 +84,10 @@ func NewCall(name string, args ...Expr) (Expr, error) {
 			return nil, errorf(canon, "argument %d is missing", i+1)
 		}
 	}
+	args, err := typedArgs(args)
+	if err != nil {
+		return nil, err
+	}
 	args = undict(args)
 	cargs, t, err := def.resolve(canon, args)
 	if err != nil {
@@ -97,7 +101,11 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 	if !ok {
 		return nil, &Error{Msg: fmt.Sprintf("unknown function %q", c.Name)}
 	}
-	cargs, t, err := def.resolve(canon, undict(c.Args))
+	targs, err := typedArgs(c.Args)
+	if err != nil {
+		return nil, err
+	}
+	cargs, t, err := def.resolve(canon, undict(targs))
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +142,39 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 var fuseEnabled = true
 
 var fusable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "neg": true}
+
+// typedArgs resolves hand-built sub-calls that carry no type yet.
+func typedArgs(args []Expr) ([]Expr, error) {
+	var out []Expr
+	for i, a := range args {
+		if a.Type() != nil {
+			continue
+		}
+		var r Expr
+		var err error
+		switch n := a.(type) {
+		case *Call:
+			r, err = NewCall(n.Name, n.Args...)
+		case *Case:
+			r, err = NewCase(n.Whens, n.Else)
+		case *Field:
+			r, err = NewField(n.Arg, n.Name)
+		default:
+			err = &Error{Msg: fmt.Sprintf("expression %s has no type", a.String())}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = append([]Expr(nil), args...)
+		}
+		out[i] = r
+	}
+	if out == nil {
+		return args, nil
+	}
+	return out, nil
+}
 
 // undict replaces dictionary-encoded arguments by casts to their value
 // type, so functions see plain strings/numbers.
