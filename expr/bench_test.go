@@ -2,6 +2,7 @@ package expr
 
 import (
 	"context"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,10 @@ func benchBatch(mem memory.Allocator) arrow.RecordBatch {
 }
 
 func runBench(b *testing.B, e Expr) {
-	mem := memory.NewGoAllocator()
+	runBenchMem(b, e, memory.NewGoAllocator())
+}
+
+func runBenchMem(b *testing.B, e Expr, mem memory.Allocator) {
 	rec := benchBatch(mem)
 	defer rec.Release()
 	ev, err := Compile(e, mem)
@@ -98,4 +102,58 @@ func BenchmarkProjectArithDouble(b *testing.B) {
 		b.Fatal(err)
 	}
 	runBench(b, e)
+}
+
+// BenchmarkProjectArithPooled: a * 2 + 1 with the recycling PoolAllocator.
+func BenchmarkProjectArithPooled(b *testing.B) {
+	a := &Column{Index: 0, Name: "a", T: tInt64}
+	mul, _ := NewCall("*", a, Lit(2))
+	e, err := NewCall("+", mul, Lit(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runBenchMem(b, e, NewPoolAllocator())
+}
+
+// BenchmarkFilterPredicatePooled: a > 100 AND b < 0.5 with the PoolAllocator.
+func BenchmarkFilterPredicatePooled(b *testing.B) {
+	a, f := &Column{Index: 0, Name: "a", T: tInt64}, &Column{Index: 1, Name: "b", T: tFloat}
+	gt, _ := NewCall(">", a, Lit(100))
+	lt, _ := NewCall("<", f, Lit(0.5))
+	pred, err := NewCall("and", gt, lt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runBenchMem(b, pred, NewPoolAllocator())
+}
+
+// BenchmarkLikeContains: s LIKE '%42%' over 8K short strings.
+func BenchmarkLikeContains(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	sb := array.NewStringBuilder(mem)
+	for i := 0; i < benchRows; i++ {
+		sb.Append("item-" + strconv.Itoa(i*7919%100000))
+	}
+	s := sb.NewArray()
+	sb.Release()
+	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "s", Type: tString}}, nil), []arrow.Array{s}, benchRows)
+	s.Release()
+	defer rec.Release()
+	e, err := NewCall("like", &Column{Index: 0, Name: "s", T: tString}, Lit("%42%"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := Compile(e, mem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := ev.Eval(context.Background(), rec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out.Release()
+	}
+	b.ReportMetric(float64(b.N)*benchRows/b.Elapsed().Seconds(), "rows/s")
 }

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"context"
 	"math"
 	"math/rand"
 	"strings"
@@ -90,5 +91,49 @@ func TestFusionOverflowNamesSubexpression(t *testing.T) {
 	got, err := evalBoth(t, call(t, "+", call(t, "*", &Column{Index: 0, Name: "p", T: tInt64}, Lit(8)), Lit(1)), r2)
 	if err != nil || strings.Join(got, ",") != "9,NULL,25" {
 		t.Fatalf("got %v %v", got, err)
+	}
+}
+
+func TestPoolAllocatorReuse(t *testing.T) {
+	p := NewPoolAllocator()
+	b := p.Allocate(100)
+	if len(b) != 100 || cap(b) != 128 {
+		t.Fatalf("len %d cap %d", len(b), cap(b))
+	}
+	for i := range b {
+		b[i] = 0xff
+	}
+	p.Free(b)
+	c := p.Allocate(120)
+	for i, v := range c {
+		if v != 0 {
+			t.Fatalf("byte %d not zeroed", i)
+		}
+	}
+	c = p.Reallocate(1000, c)
+	if len(c) != 1000 {
+		t.Fatalf("reallocate len %d", len(c))
+	}
+	big := p.Allocate(1 << 27)
+	if len(big) != 1<<27 {
+		t.Fatal("large allocation")
+	}
+	p.Free(big)
+	// Evaluation through the pool gives the same results.
+	rec := testBatch(t, p, []arrow.DataType{tInt64}, []any{int64(1), nil, int64(3)})
+	defer rec.Release()
+	ev, err := Compile(call(t, "+", call(t, "*", col(0, tInt64), Lit(2)), Lit(1)), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		arr, err := ev.Eval(context.Background(), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if FormatValue(arr, 0) != "3" || FormatValue(arr, 1) != "NULL" || FormatValue(arr, 2) != "7" {
+			t.Fatalf("round %d: %s %s %s", round, FormatValue(arr, 0), FormatValue(arr, 1), FormatValue(arr, 2))
+		}
+		arr.Release()
 	}
 }
