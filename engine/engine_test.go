@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/catalog"
+	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
+	"github.com/magnetar-sql/magnetar/exec"
+)
+
+func newTestSession(t *testing.T) (*Session, *memory.CheckedAllocator) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	cat := memcat.New()
+	t.Cleanup(func() {
+		cat.Close()
+		mem.AssertSize(t, 0)
+	})
+	return New(cat, Options{Mem: mem}).NewSession(), mem
+}
+
+func TestExplainAnalyze(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx := context.Background()
+	if _, _, err := runSQL(ctx, s, "CREATE TABLE t (a INT, b VARCHAR(5)); INSERT INTO t VALUES (1,'x'),(2,'y'),(3,'x')"); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := runSQL(ctx, s, "EXPLAIN ANALYZE SELECT b, COUNT(*) FROM t WHERE a > 1 GROUP BY b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(rows, "\n")
+	for _, want := range []string{"rows=2 batches=1", "MemoryScan t", "rows=3"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("EXPLAIN ANALYZE output lacks %q:\n%s", want, text)
+		}
+	}
+	rows, _, err = runSQL(ctx, s, "EXPLAIN SELECT a FROM t WHERE a > 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "Filter") || !strings.Contains(rows[1], "Scan default.t [a]") {
+		t.Fatalf("EXPLAIN: %q", rows)
+	}
+}
+
+func TestSessionSettings(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx := context.Background()
+	if s.Mode() != catalog.Bounded || s.Database() != "default" {
+		t.Fatal("new session should be bounded in default")
+	}
+	if _, _, err := runSQL(ctx, s, "SET magnetar.mode = 'continuous'; SET x.y = 5"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Mode() != catalog.Unbounded || s.Settings()["x.y"] != "5" {
+		t.Fatalf("mode %v settings %v", s.Mode(), s.Settings())
+	}
+	var statuses []string
+	err := s.Run(ctx, "CREATE DATABASE d; USE d; CREATE TABLE k (a INT); INSERT INTO k VALUES (1), (2)", func(r *Result) error {
+		statuses = append(statuses, r.Status)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(statuses, "|") != "CREATE DATABASE|USE d|CREATE TABLE|INSERT 2" {
+		t.Fatalf("statuses %q", statuses)
+	}
+}
+
+// In continuous mode a scan tails the table and aggregates emit a
+// changelog: a new group is +I, an updated one -U/+U.
+func TestContinuousAggregateChangelog(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, _, err := runSQL(ctx, s, "CREATE TABLE ev (k VARCHAR(5), v INT); INSERT INTO ev VALUES ('a', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	writer := s.e.NewSession()
+	if err := s.Set(ModeSetting, "continuous"); err != nil {
+		t.Fatal(err)
+	}
+	qctx, qcancel := context.WithCancel(ctx)
+	defer qcancel()
+	var got []string
+	err := s.Run(qctx, "SELECT k, SUM(v) FROM ev GROUP BY k", func(r *Result) error {
+		for len(got) < 3 {
+			m, err := r.Rows.Next(qctx)
+			if err != nil {
+				return err
+			}
+			if m.Kind == exec.MsgEnd {
+				t.Fatal("continuous query ended")
+			}
+			if m.Kind != exec.MsgBatch {
+				continue
+			}
+			for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
+				got = append(got, m.Batch.Op(i).String()+" "+formatCell(m.Batch.Rec.Column(0), i)+" "+formatCell(m.Batch.Rec.Column(1), i))
+			}
+			m.Release()
+			if len(got) == 1 {
+				// The first group is out; now add to it.
+				if _, _, err := runSQL(ctx, writer, "INSERT INTO ev VALUES ('a', 5)"); err != nil {
+					return err
+				}
+			}
+		}
+		qcancel()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != "+I a 1,-U a 1,+U a 6" {
+		t.Fatalf("changelog %q", got)
+	}
+}
+
+func TestPanicsBecomeErrors(t *testing.T) {
+	s, _ := newTestSession(t)
+	op := &safeOp{Operator: panicOp{}, log: s.e.log}
+	if _, err := op.Next(context.Background()); err == nil || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+type panicOp struct{ exec.Operator }
+
+func (panicOp) Next(context.Context) (exec.Message, error) { panic("boom") }
