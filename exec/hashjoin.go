@@ -20,8 +20,8 @@ import (
 // also buffers left batches, up to symSwitchRows rows.
 //
 // Symmetric mode (inner joins over unbounded inputs): if, before the build
-// side ends, either input delivers a watermark or barrier (a sign of a
-// streaming source) or the buffered left side exceeds symSwitchRows, the
+// side ends, it delivers a watermark or barrier (a sign of a streaming
+// source) or the buffered append-only left side exceeds symSwitchRows, the
 // join switches to a symmetric hash join: both sides are stored and indexed
 // and each arriving batch is probed against the other side, so matches are
 // emitted as rows arrive from either side. State is kept for the whole run
@@ -54,6 +54,7 @@ type HashJoin struct {
 	buffered     []Message // left messages read while building
 	bufRows      int
 	leftEnded    bool
+	leftChanges  bool // a buffered left batch has retractions
 	sym          bool
 	sides        [2]*symSide // symmetric mode: left, right
 	pendingRight []Message   // right control message that triggered the switch
@@ -126,7 +127,7 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 	inner := j.core.typ == InnerJoin
 	for {
 		cases := []selectCase{{1, j.pr.C()}}
-		if inner && !j.leftEnded && j.bufRows < symSwitchRows {
+		if inner && !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows {
 			cases = append(cases, selectCase{0, j.pl.C()})
 		}
 		side, f, err := selectFetched(ctx, cases)
@@ -142,15 +143,21 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 			case MsgBatch:
 				j.bufRows += int(m.Batch.Rec.NumRows())
 				j.buffered = append(j.buffered, m)
-				if j.bufRows >= symSwitchRows {
+				if !m.Batch.AppendOnly() {
+					// Symmetric mode takes no retractions: stay bounded
+					// and stop buffering.
+					j.leftChanges = true
+				} else if j.bufRows >= symSwitchRows {
 					return true, recs, nil
 				}
 			case MsgEnd:
 				j.leftEnded = true
 				j.buffered = append(j.buffered, m)
 			default:
+				// Kept in order and forwarded when probing; only the
+				// build side's watermarks decide the mode, so the mode
+				// does not depend on which input happens to be faster.
 				j.buffered = append(j.buffered, m)
-				return true, recs, nil
 			}
 			continue
 		}
