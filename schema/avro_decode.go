@@ -277,7 +277,7 @@ func (c *avroCompiler) record(rec *avro.RecordSchema, tf []arrow.Field, path str
 	used := make([]bool, len(tf))
 	for _, wf := range rec.Fields() {
 		p := join(path, wf.Name())
-		j := findField(tf, wf.Name())
+		j := findField(tf, columnName(wf))
 		if j >= 0 && used[j] {
 			j = -1
 		}

@@ -116,7 +116,7 @@ func newAvroFlatDecoder(rec *avro.RecordSchema, tf []arrow.Field, cols []int) (*
 		if lt == avro.Decimal {
 			return nil, nil
 		}
-		j := findField(tf, wf.Name())
+		j := findField(tf, columnName(wf))
 		if j >= 0 && used[j] {
 			j = -1
 		}

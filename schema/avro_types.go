@@ -140,7 +140,7 @@ func (m *avroMapper) recordFields(rec *avro.RecordSchema) ([]arrow.Field, error)
 	defer delete(m.visiting, rec.FullName())
 	fs := make([]arrow.Field, 0, len(rec.Fields()))
 	for _, f := range rec.Fields() {
-		af, err := m.field(f.Name(), f.Type(), f)
+		af, err := m.field(columnName(f), f.Type(), f)
 		if err != nil {
 			return nil, err
 		}
@@ -353,4 +353,13 @@ func (m *avroMapper) denseUnion(name string, u *avro.UnionSchema) (arrow.DataTyp
 		return nil, fmt.Errorf("unsupported union %s in field %s", u.String(), name)
 	}
 	return arrow.DenseUnionOf(fields, codes), nil
+}
+
+// columnName is the table column name of an Avro field: its "magnetar.name" property when set,
+// else its name.
+func columnName(f *avro.Field) string {
+	if s, ok := f.Prop(MetaName).(string); ok && s != "" {
+		return s
+	}
+	return f.Name()
 }

@@ -54,7 +54,17 @@ func randWord(rng *rand.Rand, n int) string {
 	return string(b)
 }
 
-func BenchmarkDecodeBid(b *testing.B) {
+func BenchmarkDecodeBid(b *testing.B) { benchmarkDecodeBid(b) }
+
+// BenchmarkDecodeBidGeneral runs the same decode through the general compiled tree (the path of
+// nested records, arrays, maps, decimals and unions) instead of the flat fast path.
+func BenchmarkDecodeBidGeneral(b *testing.B) {
+	forceGeneral = true
+	defer func() { forceGeneral = false }()
+	benchmarkDecodeBid(b)
+}
+
+func benchmarkDecodeBid(b *testing.B) {
 	payloads := bidPayloads(b, 1024)
 	total := 0
 	for _, p := range payloads {

@@ -157,7 +157,7 @@ func newAvroEncoder(w avro.Schema, fields []arrow.Field, cols []int) (func(arrow
 	}
 	var parts []part
 	for _, f := range rec.Fields() {
-		j := findField(fields, f.Name())
+		j := findField(fields, columnName(f))
 		if j < 0 {
 			k, err := avroDefault(f)
 			if err != nil {
@@ -408,7 +408,7 @@ func avroEnc(w avro.Schema, dt arrow.DataType, path string) (encFn, error) {
 		}
 		var parts []part
 		for _, f := range w.(*avro.RecordSchema).Fields() {
-			j := findField(st.Fields(), f.Name())
+			j := findField(st.Fields(), columnName(f))
 			if j < 0 {
 				k, err := avroDefault(f)
 				if err != nil {

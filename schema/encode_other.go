@@ -54,7 +54,7 @@ func jsonObject(rec *avro.RecordSchema, fields []arrow.Field, path string) (func
 	}
 	var parts []part
 	for _, f := range rec.Fields() {
-		j := findField(fields, f.Name())
+		j := findField(fields, columnName(f))
 		if j < 0 {
 			continue // the decoder fills in the default
 		}

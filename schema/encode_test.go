@@ -313,3 +313,37 @@ func TestMismatchedShapes(t *testing.T) {
 		t.Error("encoding a record of another schema: no error")
 	}
 }
+
+// SQL column names that are not Avro names survive FromArrow, encoding and decoding.
+func TestFromArrowColumnNames(t *testing.T) {
+	mem := checkedMem(t)
+	s := arrow.NewSchema([]arrow.Field{
+		{Name: "COUNT(*)", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "a b", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "a_b", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "1st", Type: arrow.StructOf(arrow.Field{Name: "x-y", Type: arrow.PrimitiveTypes.Float64})},
+	}, nil)
+	info, err := FromArrow(s, "my table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := goavro.NewCodec(string(info.Schema)); err != nil {
+		t.Fatalf("goavro rejects %s: %v", info.Schema, err)
+	}
+	back, err := ToArrow(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range s.Fields() {
+		if g := back.Field(i); g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
+			t.Errorf("field %d: got %s, want %s", i, g, f)
+		}
+	}
+	rec := recordFromJSON(t, mem, s, `[{"COUNT(*)":3,"a b":"x","a_b":4,"1st":{"x-y":0.5}}]`)
+	defer rec.Release()
+	for _, typ := range []string{"AVRO", "JSON"} {
+		again, _ := roundTrip(t, mem, Info{Type: typ, Schema: info.Schema}, rec, false)
+		assertRecordsEqual(t, rec, again)
+		again.Release()
+	}
+}

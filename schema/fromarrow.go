@@ -46,20 +46,34 @@ func (g *avroGen) uniqueName(base string) string {
 }
 
 func (g *avroGen) record(name string, fields []arrow.Field) (map[string]any, error) {
-	name = g.uniqueName(name)
+	name = g.uniqueName(avroName(name))
 	fs := make([]any, 0, len(fields))
+	used := map[string]bool{}
 	for _, f := range fields {
-		t, err := g.typ(name+"_"+f.Name, f)
+		t, err := g.typ(name+"_"+avroName(f.Name), f)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", f.Name, err)
 		}
-		af := map[string]any{"name": f.Name, "type": t}
+		fname := avroName(f.Name)
+		for i := 2; used[fname]; i++ {
+			fname = fmt.Sprintf("%s_%d", avroName(f.Name), i)
+		}
+		used[fname] = true
+		af := map[string]any{"name": fname, "type": t}
+		if fname != f.Name {
+			// SQL column names such as "COUNT(*)" are not Avro names: keep the column's name.
+			af[MetaName] = f.Name
+		}
 		var def any
 		hasDef := false
 		if d, ok := f.Metadata.GetValue(MetaAvroDefault); ok {
 			if err := json.Unmarshal([]byte(d), &def); err == nil && def != nil {
 				hasDef = true
 			}
+		}
+		if t == "null" {
+			fs = append(fs, af)
+			continue
 		}
 		if u, ok := t.([]any); ok {
 			// A union column: null joins the branches instead of wrapping them.
@@ -159,7 +173,7 @@ func (g *avroGen) typ(name string, f arrow.Field) (any, error) {
 			var bt any
 			var err error
 			if st, ok := c.Type.(*arrow.StructType); ok {
-				bt, err = g.record(c.Name, st.Fields())
+				bt, err = g.record(c.Name, st.Fields()) // named after the child, as ToArrow names it
 			} else {
 				bt, err = g.typ(name+"_"+c.Name, c)
 			}
@@ -184,11 +198,32 @@ func (g *avroGen) typ(name string, f arrow.Field) (any, error) {
 
 func (g *avroGen) nullable(name string, f arrow.Field) (any, error) {
 	t, err := g.typ(name, f)
-	if err != nil || !f.Nullable {
+	if err != nil || !f.Nullable || t == "null" {
 		return t, err
 	}
 	if u, ok := t.([]any); ok {
 		return append([]any{"null"}, u...), nil
 	}
 	return []any{"null", t}, nil
+}
+
+// avroName turns a column name into a valid Avro name: [A-Za-z_][A-Za-z0-9_]*.
+func avroName(s string) string {
+	b := []byte(s)
+	out := make([]byte, 0, len(b)+1)
+	for i, c := range b {
+		ok := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')
+		switch {
+		case ok:
+			out = append(out, c)
+		case i == 0 && c >= '0' && c <= '9':
+			out = append(out, '_', c)
+		default:
+			out = append(out, '_')
+		}
+	}
+	if len(out) == 0 {
+		return "_"
+	}
+	return string(out)
 }

@@ -149,5 +149,22 @@ func FuzzToArrow(f *testing.F) {
 		if _, err := NewEncoder(info, s); err != nil {
 			t.Fatalf("ToArrow accepted %s but NewEncoder failed: %v", def, err)
 		}
+		// The table schema survives a trip through FromArrow (as CREATE TABLE would store it).
+		derived, err := FromArrow(s, "R")
+		if err != nil {
+			t.Fatalf("FromArrow(%s) from %s: %v", s, def, err)
+		}
+		back, err := ToArrow(derived)
+		if err != nil {
+			t.Fatalf("ToArrow(FromArrow) of %s: %v", derived.Schema, err)
+		}
+		if back.NumFields() != s.NumFields() {
+			t.Fatalf("ToArrow(FromArrow) = %s, want %s", back, s)
+		}
+		for i, f := range s.Fields() {
+			if g := back.Field(i); g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) || g.Nullable != f.Nullable {
+				t.Fatalf("field %d: ToArrow(FromArrow) = %s, want %s (schema %s)", i, g, f, derived.Schema)
+			}
+		}
 	})
 }

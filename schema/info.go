@@ -53,6 +53,9 @@ const (
 	MetaType = "magnetar.type"
 	// MetaAvroDefault holds the JSON encoded Avro default of a field, in Arrow units.
 	MetaAvroDefault = "avro.default"
+	// MetaName is the Avro field property holding the column name when the column name is not a
+	// valid Avro name (FromArrow writes it, ToArrow, decoders and encoders read it).
+	MetaName = "magnetar.name"
 )
 
 // Column names used for non-record schemas.

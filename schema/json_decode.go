@@ -120,10 +120,11 @@ func (c *jsonCompiler) object(rec *avro.RecordSchema, tf []arrow.Field, path str
 	index := make(map[string]int, len(tf))
 	for j, f := range tf {
 		var w avro.Schema
+		key := f.Name // the JSON key: the writer's field name when it differs from the column's
 		if rec != nil {
 			for _, wf := range rec.Fields() {
-				if strings.EqualFold(wf.Name(), f.Name) {
-					w = wf.Type()
+				if strings.EqualFold(columnName(wf), f.Name) {
+					w, key = wf.Type(), wf.Name()
 					break
 				}
 			}
@@ -136,9 +137,9 @@ func (c *jsonCompiler) object(rec *avro.RecordSchema, tf []arrow.Field, path str
 		if fills[j], err = defaultFiller(f); err != nil {
 			return nil, err
 		}
-		index[f.Name] = j
-		if _, dup := index[strings.ToLower(f.Name)]; !dup {
-			index[strings.ToLower(f.Name)] = j
+		index[key] = j
+		if _, dup := index[strings.ToLower(key)]; !dup {
+			index[strings.ToLower(key)] = j
 		}
 	}
 	return func(it *jsoniter.Iterator, get func(int) array.Builder) {
