@@ -36,6 +36,10 @@
 //   - "avro.default" holds the JSON default of an Avro field (in Arrow units) so that decoders can
 //     fill it in when an older writer schema lacks the field.
 //
+// Column names that are not Avro names (COUNT(*), "a b") are written by [FromArrow] as sanitized
+// Avro names with the custom field property "magnetar.name" holding the column name; ToArrow,
+// decoders and encoders use that property, so the column keeps its name.
+//
 // # Decoding
 //
 // [NewDecoder] compiles, per writer schema and target table schema, the work for one message, in
