@@ -22,7 +22,7 @@ import (
 )
 
 // ErrForbidden is wrapped by refusals to touch another tenant's data.
-var ErrForbidden = errors.New("access denied")
+var ErrForbidden = errors.New("tenant access denied")
 
 // EnvAuthFile names the auth file when --auth-file is not given.
 const EnvAuthFile = "MAGNETAR_AUTH_FILE"
@@ -322,7 +322,7 @@ type tenantCatalog struct {
 
 func (c *tenantCatalog) check(db string) error {
 	if !c.user.allows(db) {
-		return fmt.Errorf("database %q: tenant %q: %w for user %q", db, tenantOf(db), ErrForbidden, c.user.Name)
+		return fmt.Errorf("database %q: %w (tenant %q, user %q)", db, ErrForbidden, tenantOf(db), c.user.Name)
 	}
 	return nil
 }

@@ -31,7 +31,9 @@ func toStatus(err error) error {
 	}
 	var se *sql.Error
 	switch {
-	case errors.Is(err, ErrForbidden):
+	// The planner reports catalog errors as located *sql.Error values that
+	// keep the text but not the chain, hence the second test.
+	case errors.Is(err, ErrForbidden) || strings.Contains(err.Error(), ErrForbidden.Error()):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
