@@ -24,8 +24,10 @@ import (
 // stream. Output (left columns, then right columns) is append-only. The
 // output watermark is the input watermark minus the largest distance the
 // interval allows (max(0, upper, -lower)), since a match found later can
-// carry a time that far behind it. Inputs must be append-only; NULL keys
-// and times never match.
+// carry a time that far behind it. Checkpoint barriers are aligned: after
+// a barrier on one input that input is not read until the barrier comes on
+// the other, then it is passed on once. Inputs must be append-only; NULL
+// keys and times never match.
 type IntervalJoin struct {
 	sides        [2]*ijSide
 	lower, upper int64
@@ -53,6 +55,10 @@ type ijSide struct {
 	wm      int64
 	ended   bool
 	off     int64 // a row at ts expires once the watermark passes ts+off
+	// atBarrier: the side delivered barrier and is not read until the
+	// other side delivers it too.
+	atBarrier bool
+	barrier   uint64
 
 	enc     [][]byte
 	i64     []int64
@@ -166,7 +172,7 @@ func (j *IntervalJoin) Next(ctx context.Context) (Message, error) {
 		}
 		var cases []selectCase
 		for i, s := range j.sides {
-			if !s.ended {
+			if !s.ended && !s.atBarrier {
 				cases = append(cases, selectCase{idx: i, ch: j.pf[i].C()})
 			}
 		}
@@ -201,8 +207,24 @@ func (j *IntervalJoin) Next(ctx context.Context) (Message, error) {
 			if j.sides[0].ended && j.sides[1].ended {
 				j.done = true
 			}
-		default:
-			return m, nil
+			if o := j.sides[1-i]; o.atBarrier {
+				// The other side waits at a barrier this side will never
+				// bring: the barrier is complete.
+				o.atBarrier = false
+				j.pending = append(j.pending, Message{Kind: MsgBarrier, Barrier: o.barrier})
+			}
+		case MsgBarrier:
+			// Align: stop reading this side until the other side brings
+			// the same barrier (or has ended), then pass it on once.
+			s.atBarrier, s.barrier = true, m.Barrier
+			o := j.sides[1-i]
+			if o.ended || (o.atBarrier && o.barrier == m.Barrier) {
+				j.sides[0].atBarrier, j.sides[1].atBarrier = false, false
+				return m, nil
+			}
+			if o.atBarrier {
+				return Message{}, fmt.Errorf("interval join: barriers %d and %d crossed", o.barrier, m.Barrier)
+			}
 		}
 	}
 }
