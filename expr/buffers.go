@@ -144,6 +144,10 @@ func boolArray(n int, validity, vals *memory.Buffer, nulls int) arrow.Array {
 // boolBits returns the values bitmap of a Boolean array re-based to offset 0.
 func boolBits(arr arrow.Array) []byte {
 	d := arr.Data()
+	if len(d.Buffers()) < 2 || d.Buffers()[1] == nil {
+		// Empty arrays from builders may have no value buffer.
+		return make([]byte, bitutil.BytesForBits(int64(arr.Len())))
+	}
 	b := d.Buffers()[1].Bytes()
 	if d.Offset() == 0 {
 		return b

@@ -108,6 +108,9 @@ func bitsAndValidity(a arrow.Array) (vals, valid []byte) {
 func and3(mem memory.Allocator, a, b arrow.Array) arrow.Array {
 	n := a.Len()
 	vbuf, out := allocBits(mem, n)
+	if n == 0 {
+		return boolArray(0, nil, vbuf, 0)
+	}
 	if a.NullN() == 0 && b.NullN() == 0 {
 		da, db := a.Data(), b.Data()
 		bitutil.BitmapAnd(da.Buffers()[1].Bytes(), db.Buffers()[1].Bytes(), int64(da.Offset()), int64(db.Offset()), out, 0, int64(n))
@@ -134,6 +137,9 @@ func and3(mem memory.Allocator, a, b arrow.Array) arrow.Array {
 func or3(mem memory.Allocator, a, b arrow.Array) arrow.Array {
 	n := a.Len()
 	vbuf, out := allocBits(mem, n)
+	if n == 0 {
+		return boolArray(0, nil, vbuf, 0)
+	}
 	if a.NullN() == 0 && b.NullN() == 0 {
 		da, db := a.Data(), b.Data()
 		bitutil.BitmapOr(da.Buffers()[1].Bytes(), db.Buffers()[1].Bytes(), int64(da.Offset()), int64(db.Offset()), out, 0, int64(n))

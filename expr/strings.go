@@ -335,7 +335,8 @@ func substringIndex(s, delim string, count int64) string {
 		return s[:idx-len(delim)]
 	}
 	end := len(s)
-	for c := int64(0); c < -count; c++ {
+	want := uint64(-(count + 1)) + 1 // -count without overflow at MinInt64
+	for c := uint64(0); c < want; c++ {
 		k := strings.LastIndex(s[:end], delim)
 		if k < 0 {
 			return s
