@@ -131,3 +131,51 @@ func TestNullPropagation(t *testing.T) {
 		}
 	}
 }
+
+// TestCastMatrix casts every sweep column to every scalar type.
+func TestCastMatrix(t *testing.T) {
+	mem := checked(t)
+	dec := &arrow.Decimal128Type{Precision: 10, Scale: 2}
+	types := []arrow.DataType{tInt64, tFloat, tString, tDate, tTS, tBool, dec, tUint64, tTime, tBinary}
+	cols := [][]any{
+		{int64(3), nil, int64(-1) << 63, int64(20240102)},
+		{2.5, nil, -1e308, 0.0},
+		{"2024-01-02 03:04:05", nil, "", "12:30:00"},
+		{arrow.Date32(19724), nil, arrow.Date32(-1), arrow.Date32(0)},
+		{arrow.Timestamp(1704164645123456), nil, arrow.Timestamp(-1), arrow.Timestamp(0)},
+		{true, nil, false, true},
+		{decimal128.FromI64(12345), nil, decimal128.FromI64(-99999999), decimal128.FromI64(0)},
+		{uint64(7), nil, uint64(1) << 63, uint64(0)},
+		{arrow.Time64(3600_000_000), nil, arrow.Time64(0), arrow.Time64(86399_999_999)},
+		{[]byte("ab"), nil, []byte{0xff}, []byte("3")},
+	}
+	rec := testBatch(t, mem, types, cols...)
+	defer rec.Release()
+	targets := append(append([]arrow.DataType(nil), types...),
+		arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint16, arrow.PrimitiveTypes.Float32,
+		&arrow.Decimal128Type{Precision: 38, Scale: 10}, &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"})
+	for i, from := range types {
+		for _, to := range targets {
+			c, err := NewCast(col(i, from), to)
+			if err != nil {
+				continue
+			}
+			ev, err := Compile(c, mem)
+			if err != nil {
+				t.Errorf("%s: %v", c, err)
+				continue
+			}
+			arr, err := ev.Eval(context.Background(), rec)
+			if err != nil {
+				if strings.Contains(err.Error(), "internal error") {
+					t.Errorf("%s: %v", c, err)
+				}
+				continue
+			}
+			if arr.Len() != 4 || !arrow.TypeEqual(arr.DataType(), to) || !arr.IsNull(1) {
+				t.Errorf("%s: len %d type %s null %v", c, arr.Len(), TypeName(arr.DataType()), arr.IsNull(1))
+			}
+			arr.Release()
+		}
+	}
+}
