@@ -3,7 +3,9 @@ package exec_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -119,5 +121,169 @@ func TestSnapshotRestoreContinues(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// pausingSource plays its messages, then blocks (instead of ending) until
+// its context is cancelled: a stream paused for a checkpoint.
+type pausingSource struct{ *exectest.Source }
+
+func (p pausingSource) Next(ctx context.Context) (exec.Message, error) {
+	m, err := p.Source.Next(ctx)
+	if err != nil || m.Kind != exec.MsgEnd {
+		return m, err
+	}
+	<-ctx.Done()
+	return exec.Message{}, ctx.Err()
+}
+
+// runUntilWatermark pulls op until it returns a watermark, collecting rows.
+func runUntilWatermark(t *testing.T, ctx context.Context, op exec.Operator) []string {
+	t.Helper()
+	var rows []string
+	for {
+		m, err := op.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == exec.MsgWatermark {
+			return rows
+		}
+		if m.Kind == exec.MsgEnd {
+			t.Fatal("end before the watermark")
+		}
+		for i := 0; m.Kind == exec.MsgBatch && i < int(m.Batch.Rec.NumRows()); i++ {
+			rows = append(rows, m.Batch.Op(i).String()+stRow(m.Batch.Rec, i))
+		}
+		m.Release()
+	}
+}
+
+func runToEnd(t *testing.T, ctx context.Context, op exec.Operator) []string {
+	t.Helper()
+	var rows []string
+	for {
+		m, err := op.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == exec.MsgEnd {
+			return rows
+		}
+		for i := 0; m.Kind == exec.MsgBatch && i < int(m.Batch.Rec.NumRows()); i++ {
+			rows = append(rows, m.Batch.Op(i).String()+stRow(m.Batch.Rec, i))
+		}
+		m.Release()
+	}
+}
+
+func TestSessionWindowSnapshotRestore(t *testing.T) {
+	mem := stMem(t)
+	ctx := context.Background()
+	s := exectest.Schema("k", arrow.PrimitiveTypes.Int64, "v", arrow.PrimitiveTypes.Int64, "ts", tsType)
+	first := func() []exec.Message {
+		return []exec.Message{exec.BatchMsg(exectest.Record(mem, s, []any{1, 1, sec(1)}, []any{1, 2, sec(2)}, []any{2, 5, sec(3)}), nil),
+			exec.WatermarkMsg(int64(sec(4)))}
+	}
+	second := func() []exec.Message {
+		return []exec.Message{exec.BatchMsg(exectest.Record(mem, s, []any{1, 3, sec(4.5)}, []any{2, 7, sec(20)}), nil),
+			exec.WatermarkMsg(int64(sec(30)))}
+	}
+	build := func(src exec.Operator) *exec.WindowAggregate {
+		w, err := exec.NewWindowAggregate(src, exec.WindowSpec{Kind: exec.Session, Gap: 3 * time.Second, TimeCol: colOf(s, "ts")},
+			[]expr.Expr{colOf(s, "k")}, []string{"k"}, []exec.AggCall{{Func: "sum", Args: []expr.Expr{colOf(s, "v")}, Name: "s"}}, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	whole := build(exectest.NewSource(s, append(first(), second()...)...))
+	if err := whole.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := runToEnd(t, ctx, whole)
+	whole.Close()
+
+	a := build(pausingSource{exectest.NewSource(s, first()...)})
+	if err := a.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := runUntilWatermark(t, ctx, a)
+	var snap bytes.Buffer
+	if err := a.State().Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b := build(exectest.NewSource(s, second()...))
+	if err := b.State().Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, runToEnd(t, ctx, b)...)
+	b.Close()
+	if err := exectest.Equal(got, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := exectest.Equal(want, []string{"+I3s|6s|2|5", "+I1s|7.5s|1|6", "+I20s|23s|2|7"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntervalJoinSnapshotRestore(t *testing.T) {
+	mem := stMem(t)
+	ctx := context.Background()
+	s := exectest.Schema("k", arrow.PrimitiveTypes.Int64, "ts", tsType)
+	batch := func(rows ...[]any) exec.Message { return exec.BatchMsg(exectest.Record(mem, s, rows...), nil) }
+	wm := func(sec float64) exec.Message { return exec.WatermarkMsg(int64(sec * 1e6)) }
+	leftFirst := func() []exec.Message { return []exec.Message{batch([]any{1, sec(1)}), wm(1)} }
+	rightFirst := func() []exec.Message { return []exec.Message{batch([]any{1, sec(2)}), wm(2)} }
+	leftSecond := func() []exec.Message { return []exec.Message{batch([]any{2, sec(5)}), wm(10)} }
+	rightSecond := func() []exec.Message { return []exec.Message{batch([]any{1, sec(3)}, []any{2, sec(6)}), wm(10)} }
+	build := func(l, r exec.Operator) *exec.IntervalJoin {
+		j, err := exec.NewIntervalJoin(l, r, []expr.Expr{colOf(s, "k")}, []expr.Expr{colOf(s, "k")},
+			colOf(s, "ts"), colOf(s, "ts"), 0, 10*time.Second, nil, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	whole := build(exectest.NewSource(s, append(leftFirst(), leftSecond()...)...), exectest.NewSource(s, append(rightFirst(), rightSecond()...)...))
+	if err := whole.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := runToEnd(t, ctx, whole)
+	whole.Close()
+	slices.Sort(want)
+
+	a := build(pausingSource{exectest.NewSource(s, leftFirst()...)}, pausingSource{exectest.NewSource(s, rightFirst()...)})
+	if err := a.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := runUntilWatermark(t, ctx, a)
+	if n := a.State().Entries(); n != 2 {
+		t.Fatalf("state has %d rows at the checkpoint, want 2", n)
+	}
+	var snap bytes.Buffer
+	if err := a.State().Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b := build(exectest.NewSource(s, leftSecond()...), exectest.NewSource(s, rightSecond()...))
+	if err := b.State().Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, runToEnd(t, ctx, b)...)
+	b.Close()
+	slices.Sort(got)
+	if err := exectest.Equal(got, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := exectest.Equal(want, []string{"+I1|1s|1|2s", "+I1|1s|1|3s", "+I2|5s|2|6s"}); err != nil {
+		t.Fatal(err)
 	}
 }

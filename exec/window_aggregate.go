@@ -664,8 +664,23 @@ func (s windowState) SizeBytes() int64 {
 	return int64(s.Entries()) * int64(16+16*len(s.w.aggs))
 }
 
-func (windowState) Snapshot(io.Writer) error { return ErrSnapshotUnsupported }
-func (windowState) Restore(io.Reader) error  { return ErrSnapshotUnsupported }
+// Snapshot writes session windows' state; tumbling, hopping and cumulating
+// windows keep the hash aggregate's accumulators, which cannot be saved
+// yet (ErrSnapshotUnsupported).
+func (s windowState) Snapshot(w io.Writer) error {
+	if s.w.sess == nil {
+		return ErrSnapshotUnsupported
+	}
+	return s.w.sess.snapshot(w)
+}
+
+// Restore reads what Snapshot wrote; call it before Open.
+func (s windowState) Restore(r io.Reader) error {
+	if s.w.sess == nil {
+		return ErrSnapshotUnsupported
+	}
+	return s.w.sess.restore(r)
+}
 
 // Close implements Operator.
 func (w *WindowAggregate) Close() error {

@@ -1,6 +1,9 @@
 package exec
 
 import (
+	"encoding/gob"
+	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -279,5 +282,54 @@ func (s *sessions) emit(ss []*session, k ChangeKind) error {
 		cols = append(cols, acc.result(w.mem, nil))
 	}
 	w.emitCols(cols, k)
+	return nil
+}
+
+// sessionsSnapshot is the gob form of the session windows' state.
+type sessionsSnapshot struct {
+	Table    tableSnapshot
+	Keys     []string
+	Sessions [][]sessionSnapshot
+	Wm, Late int64
+}
+
+type sessionSnapshot struct {
+	Start, End int64
+	Rows       []int32
+	Emitted    bool
+}
+
+func (s *sessions) snapshot(w io.Writer) error {
+	snap := sessionsSnapshot{Table: s.table.snapshot(), Wm: s.w.wm, Late: s.w.late}
+	for k, sk := range s.keys {
+		var ss []sessionSnapshot
+		for _, x := range sk.sessions {
+			ss = append(ss, sessionSnapshot{Start: x.start, End: x.end, Rows: x.rows, Emitted: x.emitted})
+		}
+		snap.Keys, snap.Sessions = append(snap.Keys, k), append(snap.Sessions, ss)
+	}
+	if err := gob.NewEncoder(w).Encode(snap); err != nil {
+		return fmt.Errorf("snapshot session windows: %w", err)
+	}
+	return nil
+}
+
+func (s *sessions) restore(r io.Reader) error {
+	var snap sessionsSnapshot
+	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
+		return fmt.Errorf("restore session windows: %w", err)
+	}
+	if err := s.table.restore(snap.Table); err != nil {
+		return fmt.Errorf("restore session windows: %w", err)
+	}
+	s.w.wm, s.w.late = snap.Wm, snap.Late
+	s.keys = make(map[string]*sessKey, len(snap.Keys))
+	for i, k := range snap.Keys {
+		sk := &sessKey{}
+		for _, x := range snap.Sessions[i] {
+			sk.sessions = append(sk.sessions, &session{start: x.Start, end: x.End, rows: x.Rows, emitted: x.Emitted})
+		}
+		s.keys[k] = sk
+	}
 	return nil
 }
