@@ -20,6 +20,7 @@ import (
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/expr"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
+	"github.com/magnetar-sql/magnetar/nexmark"
 	"github.com/magnetar-sql/magnetar/schema"
 	"github.com/magnetar-sql/magnetar/sink"
 )
@@ -343,4 +344,99 @@ func buildKV(mem memory.Allocator, ids []int64, names []string) arrow.RecordBatc
 	b.Field(0).(*array.Int64Builder).AppendValues(ids, nil)
 	b.Field(1).(*array.StringBuilder).AppendValues(names, nil)
 	return b.NewRecordBatch()
+}
+
+// BenchmarkPassThroughInsert measures INSERT INTO out SELECT * FROM bid
+// (bounded, Nexmark bids) through the engine against a bare pulsar-client-go
+// read-and-produce loop copying the same topic, in the same run. Run with
+// -benchtime=1x; BENCH_BIDS sets the bid count (default 200000).
+func BenchmarkPassThroughInsert(b *testing.B) {
+	serviceURL, adminURL := testbroker.Require(b)
+	ns := testbroker.Namespace(b, adminURL)
+	ctx := context.Background()
+	bids := int64(200_000)
+	if v := os.Getenv("BENCH_BIDS"); v != "" {
+		fmt.Sscan(v, &bids)
+	}
+	events := (bids*50 + 45) / 46
+	if _, err := nexmark.Produce(ctx, nexmark.Config{Events: events}, nexmark.ProduceOptions{ServiceURL: serviceURL, AdminURL: adminURL, Namespace: ns}); err != nil {
+		b.Fatal(err)
+	}
+	cat, err := cpulsar.New(ctx, cpulsar.Config{ServiceURL: serviceURL, AdminURL: adminURL, DefaultDatabase: ns,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close()
+	s := engine.New(cat, engine.Options{}).NewSession()
+	run := func(q string) string {
+		var status string
+		if err := s.Run(ctx, q, func(r *engine.Result) error { status = r.Status; return nil }); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+		return status
+	}
+	var engineRate, rawRate float64
+	for i := 0; i < b.N; i++ {
+		out := fmt.Sprintf("out%d", i)
+		run(fmt.Sprintf("CREATE TABLE %s (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR(100), url VARCHAR(200), dateTime TIMESTAMP(6), extra VARCHAR(200))", out))
+		start := time.Now()
+		status := run(fmt.Sprintf("INSERT INTO %s SELECT * FROM bid", out))
+		el := time.Since(start)
+		var n int64
+		fmt.Sscanf(status, "INSERT %d", &n)
+		if n < bids*99/100 {
+			b.Fatalf("status %q, want %d rows", status, bids)
+		}
+		engineRate = float64(n) / el.Seconds()
+
+		start = time.Now()
+		m, err := rawCopy(ctx, cat.Client(), testbroker.Topic(ns, "bid"), testbroker.Topic(ns, fmt.Sprintf("raw%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rawRate = float64(m) / time.Since(start).Seconds()
+		if m != n {
+			b.Fatalf("raw copy moved %d messages, engine %d rows", m, n)
+		}
+	}
+	b.ReportMetric(engineRate, "engine_rows/s")
+	b.ReportMetric(rawRate, "raw_msgs/s")
+	b.ReportMetric(engineRate/rawRate, "engine/raw")
+}
+
+// rawCopy is the baseline: read every message of from and produce its
+// payload, key and event time to to under the same Avro schema, batching as
+// the sink does, then wait for every acknowledgement.
+func rawCopy(ctx context.Context, client pulsar.Client, from, to string) (int64, error) {
+	r, err := client.CreateReader(pulsar.ReaderOptions{Topic: from, StartMessageID: pulsar.EarliestMessageID(), ReceiverQueueSize: 10000})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: to, Schema: pulsar.NewAvroSchema(nexmark.BidAvro, nil),
+		BatchingMaxMessages: sink.DefaultBatchingMaxMessages, BatchingMaxPublishDelay: sink.DefaultBatchingMaxDelay})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close()
+	var n int64
+	var firstErr error
+	cb := func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for r.HasNext() {
+		m, err := r.Next(ctx)
+		if err != nil {
+			return n, err
+		}
+		p.SendAsync(ctx, &pulsar.ProducerMessage{Payload: m.Payload(), Key: m.Key(), EventTime: m.EventTime()}, cb)
+		n++
+	}
+	if err := p.FlushWithCtx(ctx); err != nil {
+		return n, err
+	}
+	return n, firstErr
 }
