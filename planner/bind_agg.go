@@ -293,8 +293,10 @@ func (b *Binder) bindWindowCall(x *ast.WindowFuncExpr, sc *scope, named []ast.Wi
 		args = append(args, e)
 	}
 	if fn == "count" && len(args) == 1 {
+		// COUNT(*) (the parser's COUNT(1)) counts rows: any non-NULL
+		// constant does, and exec's window count wants an argument.
 		if l, ok := args[0].(*expr.Literal); ok && l.Value != nil {
-			args = nil
+			args = []expr.Expr{expr.Lit(int64(1))}
 		}
 	}
 	var t arrow.DataType

@@ -69,6 +69,7 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 		}
 	}
 	var cond expr.Expr
+	var usingPairs [][2]int // (left index, right index) of USING columns
 	if len(using) > 0 {
 		for _, u := range using {
 			li, lerr := lsc.lookup(u)
@@ -81,6 +82,7 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 				return nil, nil, err
 			}
 			cond = andExpr(cond, eq)
+			usingPairs = append(usingPairs, [2]int{li, L + ri})
 			if typ == exec.RightJoin {
 				sc.cols[li].Hidden = true
 			} else {
@@ -106,7 +108,42 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 	for i := range jn.cols {
 		jn.cols[i].Hidden = sc.cols[i].Hidden
 	}
-	return jn, &scope{cols: jn.Schema(), outer: outer}, nil
+	if len(usingPairs) == 0 {
+		return jn, &scope{cols: jn.Schema(), outer: outer}, nil
+	}
+	// As in MySQL, the USING columns come first (once, unqualified), then
+	// the other left columns, then the other right ones; both original
+	// copies stay reachable by qualified name.
+	var exprs []expr.Expr
+	var pcols []Col
+	inUsing := map[int]bool{}
+	for _, p := range usingPairs {
+		keep := p[0]
+		if typ == exec.RightJoin {
+			keep = p[1]
+		}
+		c := jn.cols[keep]
+		c.Qualifier, c.Hidden = "", false
+		exprs = append(exprs, sc.colExpr(keep))
+		pcols = append(pcols, c)
+		inUsing[p[0]], inUsing[p[1]] = true, true
+	}
+	for i := range jn.cols {
+		if !inUsing[i] {
+			exprs = append(exprs, sc.colExpr(i))
+			pcols = append(pcols, jn.cols[i])
+		}
+	}
+	for i := range jn.cols {
+		if inUsing[i] {
+			c := jn.cols[i]
+			c.Hidden = true
+			exprs = append(exprs, sc.colExpr(i))
+			pcols = append(pcols, c)
+		}
+	}
+	proj := NewProject(jn, exprs, pcols)
+	return proj, &scope{cols: proj.Schema(), outer: outer}, nil
 }
 
 func (b *Binder) bindTableRef(n ast.ResultSetNode, outer *scope) (Node, *scope, error) {

@@ -441,7 +441,8 @@ func (b *Binder) expandFields(fl *ast.FieldList, sc *scope) ([]selectItem, error
 			}
 			n := 0
 			for i, c := range sc.cols {
-				if c.Hidden || (q != "" && !strings.EqualFold(c.Qualifier, q)) {
+				// `*` skips hidden columns; `t.*` lists all of t's.
+				if (q == "" && c.Hidden) || (q != "" && !strings.EqualFold(c.Qualifier, q)) {
 					continue
 				}
 				items = append(items, selectItem{col: i, name: c.Name, qual: c.Qualifier})
