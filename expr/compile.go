@@ -285,7 +285,7 @@ func IsConstant(e Expr) bool {
 var volatile = map[string]bool{
 	"now": true, "current_timestamp": true, "curdate": true, "current_date": true,
 	"curtime": true, "current_time": true, "sysdate": true, "unix_timestamp": true,
-	"localtime": true, "localtimestamp": true, "utc_timestamp": true, "rand": true, "uuid": true,
+	"localtime": true, "localtimestamp": true, "utc_timestamp": true, "utc_date": true, "utc_time": true, "rand": true, "uuid": true,
 }
 
 // Fold evaluates a constant expression (IsConstant) to a Literal of the

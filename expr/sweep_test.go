@@ -106,7 +106,7 @@ func TestNullPropagation(t *testing.T) {
 	nullAware := map[string]bool{
 		"is_null": true, "is_not_null": true, "is_true": true, "is_false": true, "is_not_true": true, "is_not_false": true,
 		"<=>": true, "concat_ws": false, "json_array": true, "json_object": true, "now": true, "utc_timestamp": true,
-		"curdate": true, "curtime": true, "unix_timestamp": true, "pi": true,
+		"curdate": true, "curtime": true, "unix_timestamp": true, "pi": true, "rand": true, "uuid": true, "field": true,
 	}
 	for name := range registry {
 		for n := 0; n <= 3; n++ {
