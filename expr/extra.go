@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // CONVERT_TZ works without a system zoneinfo
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
