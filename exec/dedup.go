@@ -20,7 +20,8 @@ import (
 // (by arrival when orderTime is nil). The first row of a key is emitted as
 // +I; when a later row takes its place (keep-last: a row at the same or a
 // later time; keep-first: a row at an earlier time, i.e. out of order) the
-// old row is retracted (-U) and the new one emitted (+U). Keep-first without
+// old row is retracted (-U) and the new one emitted (+U); within one batch
+// only the net change per key is emitted. Keep-first without
 // an order time is therefore append-only. Input must be append-only. Keys
 // are kept until the watermark passes their time plus the state TTL (see
 // SetStateTTL; forever by default).
@@ -37,13 +38,14 @@ type Deduplicate struct {
 	seen  *MapState[string, dedupEntry]
 	table *rowTable
 
-	enc   [][]byte
-	i64   []int64
-	u64   []uint64
-	f64   []float64
-	strs  []string
-	tsBuf []int64
-	slots []int32
+	enc     [][]byte
+	i64     []int64
+	u64     []uint64
+	f64     []float64
+	strs    []string
+	tsBuf   []int64
+	slots   []int32
+	touched []dedupTouch
 
 	pending []Message
 	done    bool
@@ -180,50 +182,72 @@ func (d *Deduplicate) consume(ctx context.Context, b Batch) (Batch, error) {
 		}
 	}
 	d.enc = encodeRows(keys, n, d.enc, &d.i64, &d.u64, &d.f64, &d.strs)
-	d.slots = d.table.addRows(recColumns(rec), nil, d.slots[:0])
-	var out []int32
-	var ops []ChangeKind
-	var retired []int32
+	// Decide row by row; a key's entry may point at a row of this batch
+	// (Slot = -(row+1)) until the batch is done. Only the rows kept at the
+	// end of the batch are copied into the state, and only the net change
+	// per key is emitted (a row replaced within the same batch never shows).
+	d.touched = d.touched[:0]
 	for i := 0; i < n; i++ {
-		slot := d.slots[i]
 		t := int64(0)
 		if ts != nil {
 			t = ts[i]
 		}
 		e, ok := d.seen.Get(string(d.enc[i]))
-		if !ok {
-			k := string(d.enc[i])
-			d.seen.Put(k, dedupEntry{Slot: slot, Time: t})
-			d.setExpiry(k, t)
-			out, ops = append(out, slot), append(ops, Insert)
-			continue
-		}
-		var replace bool
-		if d.keepLast {
-			replace = ts == nil || t >= e.Time
-		} else {
-			replace = ts != nil && t < e.Time
-		}
-		if !replace {
-			d.table.remove(slot)
-			continue
+		if ok {
+			var replace bool
+			if d.keepLast {
+				replace = ts == nil || t >= e.Time
+			} else {
+				replace = ts != nil && t < e.Time
+			}
+			if !replace {
+				continue
+			}
 		}
 		k := string(d.enc[i])
-		d.seen.Put(k, dedupEntry{Slot: slot, Time: t})
-		d.setExpiry(k, t)
-		out, ops = append(out, e.Slot, slot), append(ops, UpdateBefore, UpdateAfter)
-		retired = append(retired, e.Slot)
+		if !ok || e.Slot >= 0 {
+			d.touched = append(d.touched, dedupTouch{key: k, before: e, had: ok})
+		}
+		d.seen.Put(k, dedupEntry{Slot: -int32(i) - 1, Time: t})
 	}
-	if len(out) == 0 {
+	if len(d.touched) == 0 {
 		return Batch{}, nil
 	}
+	sel := make([]int32, len(d.touched))
+	for j, tc := range d.touched {
+		e, _ := d.seen.Get(tc.key)
+		sel[j] = -e.Slot - 1
+	}
+	d.slots = d.table.addRows(recColumns(rec), sel, d.slots[:0])
+	var out []int32
+	var ops []ChangeKind
+	for j, tc := range d.touched {
+		e, _ := d.seen.Get(tc.key)
+		e.Slot = d.slots[j]
+		d.seen.Put(tc.key, e)
+		d.setExpiry(tc.key, e.Time)
+		if tc.had {
+			out, ops = append(out, tc.before.Slot, e.Slot), append(ops, UpdateBefore, UpdateAfter)
+		} else {
+			out, ops = append(out, e.Slot), append(ops, Insert)
+		}
+	}
 	cols := d.table.build(d.mem, out)
-	for _, s := range retired {
-		d.table.remove(s)
+	for _, tc := range d.touched {
+		if tc.had {
+			d.table.remove(tc.before.Slot)
+		}
 	}
 	res := array.NewRecordBatch(d.child.Schema(), cols, int64(len(out)))
 	releaseArrays(cols)
 	return Batch{Rec: res, Ops: opsOrNil(ops)}, nil
+}
+
+// dedupTouch is a key changed by the current batch and its entry before.
+type dedupTouch struct {
+	key    string
+	before dedupEntry
+	had    bool
 }
 
 func (d *Deduplicate) setExpiry(k string, t int64) {
