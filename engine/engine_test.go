@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -135,3 +136,23 @@ func TestPanicsBecomeErrors(t *testing.T) {
 type panicOp struct{ exec.Operator }
 
 func (panicOp) Next(context.Context) (exec.Message, error) { panic("boom") }
+
+// Long OR chains nest one AST level per term; they must bind and run.
+func TestLongPredicateChain(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx := context.Background()
+	if _, _, err := runSQL(ctx, s, "CREATE TABLE t (a INT); INSERT INTO t VALUES (1), (500), (1001)"); err != nil {
+		t.Fatal(err)
+	}
+	var terms []string
+	for i := 0; i < 1000; i++ {
+		terms = append(terms, fmt.Sprintf("a = %d", i))
+	}
+	rows, _, err := runSQL(ctx, s, "SELECT a FROM t WHERE "+strings.Join(terms, " OR ")+" ORDER BY a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows, ",") != "1,500" {
+		t.Fatalf("got %v", rows)
+	}
+}

@@ -51,11 +51,15 @@ func (b *Binder) call(ident, name string, args ...expr.Expr) (expr.Expr, error) 
 	return e, nil
 }
 
+// maxDepth bounds expression nesting (long OR chains nest one level per
+// term), keeping recursion far from Go's stack limit.
+const maxDepth = 4000
+
 // bindExpr binds an AST expression in scope sc.
 func (b *Binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 	b.depth++
 	defer func() { b.depth-- }()
-	if b.depth > 200 {
+	if b.depth > maxDepth {
 		return nil, b.errAt("", "expression nested too deeply")
 	}
 	// After aggregation, whole sub-expressions that are group keys map to

@@ -43,6 +43,18 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Each table in a FROM clause needs its own name, as in MySQL.
+	lq := map[string]bool{}
+	for _, c := range lsc.cols {
+		if c.Qualifier != "" {
+			lq[strings.ToLower(c.Qualifier)] = true
+		}
+	}
+	for _, c := range rsc.cols {
+		if c.Qualifier != "" && lq[strings.ToLower(c.Qualifier)] {
+			return nil, nil, b.errAt(c.Qualifier, "not unique table/alias %q", c.Qualifier)
+		}
+	}
 	var typ exec.JoinType
 	switch j.Tp {
 	case ast.LeftJoin:
