@@ -2,7 +2,9 @@ package exec
 
 import (
 	"context"
+	"encoding/gob"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -278,6 +280,67 @@ func satSub(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return r
+}
+
+// State returns the assigner's state: one entry per partition.
+func (w *WatermarkAssigner) State() State { return wmState{w} }
+
+type wmState struct{ w *WatermarkAssigner }
+
+// wmSnapshot is the gob form of the assigner's state. Processing times are
+// not saved: after a restore every partition counts as just seen.
+type wmSnapshot struct {
+	Wm, Late  int64
+	Keys      []string
+	Max       []int64
+	Single    int64
+	SingleSet bool
+}
+
+func (s wmState) Entries() int {
+	if s.w.opts.PartitionCol < 0 {
+		return 1
+	}
+	return len(s.w.parts)
+}
+
+func (s wmState) SizeBytes() int64 {
+	n := int64(64)
+	for k := range s.w.parts {
+		n += int64(len(k)) + 64
+	}
+	return n
+}
+
+func (s wmState) Snapshot(out io.Writer) error {
+	w := s.w
+	snap := wmSnapshot{Wm: w.wm, Late: w.late, Single: w.single.max, SingleSet: w.single.seen}
+	for k, p := range w.parts {
+		snap.Keys, snap.Max = append(snap.Keys, k), append(snap.Max, p.max)
+	}
+	if err := gob.NewEncoder(out).Encode(snap); err != nil {
+		return fmt.Errorf("snapshot watermark assigner: %w", err)
+	}
+	return nil
+}
+
+func (s wmState) Restore(in io.Reader) error {
+	var snap wmSnapshot
+	if err := gob.NewDecoder(in).Decode(&snap); err != nil {
+		return fmt.Errorf("restore watermark assigner: %w", err)
+	}
+	if len(snap.Keys) != len(snap.Max) {
+		return fmt.Errorf("restore watermark assigner: %d partitions but %d maxima", len(snap.Keys), len(snap.Max))
+	}
+	w := s.w
+	now := w.opts.Now()
+	w.wm, w.late = snap.Wm, snap.Late
+	w.single = wmPartition{max: snap.Single, seen: snap.SingleSet, lastSeen: now}
+	w.parts = make(map[string]*wmPartition, len(snap.Keys))
+	for i, k := range snap.Keys {
+		w.parts[k] = &wmPartition{max: snap.Max[i], seen: true, lastSeen: now}
+	}
+	return nil
 }
 
 // Close implements Operator.

@@ -1,6 +1,7 @@
 package exec_test
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -178,4 +179,46 @@ type clockSource struct {
 func (c *clockSource) Next(ctx context.Context) (exec.Message, error) {
 	c.advance()
 	return c.Source.Next(ctx)
+}
+
+func TestWatermarkSnapshotRestore(t *testing.T) {
+	mem := stMem(t)
+	s := exectest.Schema("p", arrow.PrimitiveTypes.Int64, "ts", tsType)
+	build := func(msgs ...exec.Message) *exec.WatermarkAssigner {
+		wa, err := exec.NewWatermarkAssigner(exectest.NewSource(s, msgs...), 1, 0, exec.WatermarkOptions{PartitionCol: 0, Mem: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wa
+	}
+	a := build(exec.BatchMsg(exectest.Record(mem, s, []any{1, sec(10)}, []any{2, sec(4)}), nil))
+	msgs, err := exectest.CollectMessages(context.Background(), a)
+	exectest.ReleaseMessages(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := a.State().Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	// Restored, the assigner remembers both partitions (watermark 4s, held
+	// by partition 2) and that 3s is late.
+	b := build(exec.BatchMsg(exectest.Record(mem, s, []any{2, sec(3)}, []any{2, sec(12)}), nil))
+	if err := b.State().Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if b.State().Entries() != 2 || b.Watermark() != int64(sec(4)) {
+		t.Fatalf("restored %d partitions, watermark %d", b.State().Entries(), b.Watermark())
+	}
+	msgs, err = exectest.CollectMessages(context.Background(), b)
+	defer exectest.ReleaseMessages(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exectest.Equal(describe(msgs), []string{"batch +I2|12s", "wm 10s"}); err != nil {
+		t.Fatal(err)
+	}
+	if b.LateRows() != 1 {
+		t.Fatalf("late rows %d, want 1", b.LateRows())
+	}
 }
