@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,57 @@ func (k WindowKind) String() string {
 		return "cumulate"
 	}
 	return fmt.Sprintf("WindowKind(%d)", int8(k))
+}
+
+// ParseWindowKind maps a SQL window function name (TUMBLE, HOP, SESSION,
+// CUMULATE; any case) to its kind.
+func ParseWindowKind(name string) (WindowKind, bool) {
+	switch strings.ToLower(name) {
+	case "tumble":
+		return Tumble, true
+	case "hop":
+		return Hop, true
+	case "session":
+		return Session, true
+	case "cumulate":
+		return Cumulate, true
+	}
+	return 0, false
+}
+
+// ParseWindowInterval reads a window size written as a SQL string argument,
+// e.g. TUMBLE(ts, '10 SECONDS'): a number (fractions allowed) and a unit
+// (MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY, WEEK, singular or
+// plural, any case), or a Go duration such as "1m30s".
+func ParseWindowInterval(s string) (time.Duration, error) {
+	f := strings.Fields(strings.TrimSpace(s))
+	if len(f) == 1 {
+		d, err := time.ParseDuration(f[0])
+		if err != nil {
+			return 0, fmt.Errorf("interval %q: want e.g. '10 SECONDS'", s)
+		}
+		return d, nil
+	}
+	if len(f) != 2 {
+		return 0, fmt.Errorf("interval %q: want e.g. '10 SECONDS'", s)
+	}
+	n, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || n < 0 || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("interval %q: %q is not a number of units", s, f[0])
+	}
+	units := map[string]time.Duration{
+		"microsecond": time.Microsecond, "millisecond": time.Millisecond, "second": time.Second,
+		"minute": time.Minute, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour,
+	}
+	u, ok := units[strings.TrimSuffix(strings.ToLower(f[1]), "s")]
+	if !ok {
+		return 0, fmt.Errorf("interval %q: unknown unit %q", s, f[1])
+	}
+	d := n * float64(u)
+	if d > math.MaxInt64 {
+		return 0, fmt.Errorf("interval %q is too long", s)
+	}
+	return time.Duration(d), nil
 }
 
 // WindowSpec describes the windows of a WindowAggregate.

@@ -201,3 +201,23 @@ func reportRates(b *testing.B, rowsPerOp int64, cpu0 float64) {
 		b.ReportMetric(total/cpu, "events/cpu-s")
 	}
 }
+
+func TestParseWindowInterval(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"10 SECONDS": 10 * time.Second, "1 minute": time.Minute, "0.5 Second": 500 * time.Millisecond,
+		"2 HOURS": 2 * time.Hour, "1 DAY": 24 * time.Hour, "250 milliseconds": 250 * time.Millisecond, "1m30s": 90 * time.Second,
+	} {
+		got, err := exec.ParseWindowInterval(in)
+		if err != nil || got != want {
+			t.Errorf("ParseWindowInterval(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "10", "ten seconds", "10 fortnights", "1 2 3", "-1 second"} {
+		if _, err := exec.ParseWindowInterval(bad); err == nil {
+			t.Errorf("ParseWindowInterval(%q) should fail", bad)
+		}
+	}
+	if k, ok := exec.ParseWindowKind("HOP"); !ok || k != exec.Hop {
+		t.Errorf("ParseWindowKind(HOP) = %v, %v", k, ok)
+	}
+}
