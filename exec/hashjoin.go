@@ -17,12 +17,13 @@ import (
 // hash table (a direct array for dense integer keys, open addressing for
 // other integer keys, serialized keys otherwise), then the left side is
 // streamed through it. While the build side is being read, an inner join
-// also buffers left batches, up to symSwitchRows rows.
+// also buffers left messages, up to symSwitchRows rows, so that a switch to
+// symmetric mode can replay them; beyond that the left side waits.
 //
 // Symmetric mode (inner joins over unbounded inputs): if, before the build
-// side ends, it delivers a watermark or barrier (a sign of a streaming
-// source) or the buffered append-only left side exceeds symSwitchRows, the
-// join switches to a symmetric hash join: both sides are stored and indexed
+// side ends, it delivers a watermark or barrier (the sign of a streaming
+// source: unbounded sources must emit one early, as watermark assigners
+// do), the join switches to a symmetric hash join: both sides are stored and indexed
 // and each arriving batch is probed against the other side, so matches are
 // emitted as rows arrive from either side. State is kept for the whole run
 // (no expiry; time-bounded joins are IntervalJoin's job). Outer, semi and
@@ -63,7 +64,8 @@ type HashJoin struct {
 }
 
 // symSwitchRows bounds the left rows an inner join buffers while its build
-// side is still open before it switches to symmetric mode.
+// side is still open. The mode never depends on this (or on timing): only
+// the build side's own messages decide it.
 const symSwitchRows = 1 << 20
 
 // NewHashJoin joins left and right on leftKeys[i] = rightKeys[i] (NULL never
@@ -87,7 +89,7 @@ func NewHashJoin(left, right Operator, leftKeys, rightKeys []expr.Expr, typ Join
 	if j.rkEvs, err = compileAll(rightKeys, mem); err != nil {
 		return nil, fmt.Errorf("hash join: %w", err)
 	}
-	j.core = joinCore{typ: typ, mem: mem}
+	j.core = joinCore{typ: typ, mem: mem, sameKey: equalKeyColumns(leftKeys, rightKeys)}
 	j.core.schema, j.core.pairs = joinSchemas(left.Schema(), right.Schema(), typ)
 	if residual != nil {
 		if j.core.residual, err = compileExpr(residual, mem); err != nil {
@@ -144,11 +146,8 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 				j.bufRows += int(m.Batch.Rec.NumRows())
 				j.buffered = append(j.buffered, m)
 				if !m.Batch.AppendOnly() {
-					// Symmetric mode takes no retractions: stay bounded
-					// and stop buffering.
+					// Symmetric mode takes no retractions: stop buffering.
 					j.leftChanges = true
-				} else if j.bufRows >= symSwitchRows {
-					return true, recs, nil
 				}
 			case MsgEnd:
 				j.leftEnded = true
@@ -384,7 +383,7 @@ func (j *HashJoin) symBatch(ctx context.Context, side int, rec arrow.RecordBatch
 		if side == 1 {
 			left, right, lsel, rsel = other, rec, orr, arr
 		}
-		c := joinCore{typ: InnerJoin, mem: j.core.mem, schema: j.core.schema, pairs: j.core.pairs, residual: j.core.residual, build: right}
+		c := joinCore{typ: InnerJoin, mem: j.core.mem, schema: j.core.schema, pairs: j.core.pairs, residual: j.core.residual, build: right, sameKey: j.core.sameKey}
 		msgs, err := c.process(ctx, Batch{Rec: left}, 0, int(left.NumRows()), lsel, rsel)
 		if err != nil {
 			return err

@@ -24,6 +24,24 @@ type joinCore struct {
 	residual expr.Evaluator
 	build    arrow.RecordBatch
 	matched  []bool // build rows matched so far (right join)
+	// sameKey maps a right column to the left column it equals on every
+	// matched row (plain column equi-keys of identical, non-float type).
+	sameKey map[int]int
+}
+
+// equalKeyColumns finds right columns that are copies of left columns on
+// matched rows: key pairs that are plain columns of the same type (floats
+// excluded: -0 = 0 but the bits differ).
+func equalKeyColumns(leftKeys, rightKeys []expr.Expr) map[int]int {
+	m := map[int]int{}
+	for k := range leftKeys {
+		lc, ok1 := leftKeys[k].(*expr.Column)
+		rc, ok2 := rightKeys[k].(*expr.Column)
+		if ok1 && ok2 && arrow.TypeEqual(lc.T, rc.T) && kindOf(lc.T) != kFloat && kindOf(lc.T) != kInvalid {
+			m[rc.Index] = lc.Index
+		}
+	}
+	return m
 }
 
 func joinSchemas(left, right *arrow.Schema, typ JoinType) (out, pairs *arrow.Schema) {
@@ -88,7 +106,16 @@ func (c *joinCore) combine(s *arrow.Schema, left arrow.RecordBatch, lsel, rsel [
 		cols = append(cols, a)
 	}
 	if s.NumFields() > nl {
+		allMatched := len(rsel) > 0 && c.typ != LeftJoin
 		for i := 0; i < int(c.build.NumCols()); i++ {
+			if li, ok := c.sameKey[i]; ok && allMatched {
+				// An equi-join key: on matched rows the right value equals
+				// the left one, which is already in the output.
+				a := cols[li]
+				a.Retain()
+				cols = append(cols, a)
+				continue
+			}
 			a, err := takeArray(c.mem, c.build.Column(i), rsel)
 			if err != nil {
 				return fail(err)
