@@ -312,6 +312,13 @@ func (e *arithEval) evalConst(ctx context.Context, rec arrow.RecordBatch, other 
 		return nil, false, nil
 	}
 	validity, nulls := andValidity(e.mem, n, x)
+	if !finiteValid(r, validity) {
+		buf.Release()
+		if validity != nil {
+			validity.Release()
+		}
+		return nil, true, e.overflow()
+	}
 	return makeArray(tFloat, n, validity, buf, nulls), true, nil
 }
 
@@ -581,6 +588,13 @@ func (e *arithEval) arrays(a, b arrow.Array) (arrow.Array, error) {
 				}
 			}
 		}
+		if !finiteValid(r, validity) {
+			buf.Release()
+			if validity != nil {
+				validity.Release()
+			}
+			return nil, e.overflow()
+		}
 		return makeArray(tFloat, n, validity, buf, nulls), nil
 	}
 	return fail(&Error{Func: e.op, Msg: "cannot compute on " + TypeName(e.ta)})
@@ -741,6 +755,13 @@ func (e *arithEval) neg(a arrow.Array) (arrow.Array, error) {
 		for i, x := range xs {
 			r[i] = -x
 		}
+		if !finiteValid(r, validity) {
+			buf.Release()
+			if validity != nil {
+				validity.Release()
+			}
+			return nil, e.overflow()
+		}
 		return makeArray(tFloat, n, validity, buf, nulls), nil
 	case arrow.DECIMAL128:
 		if validity != nil {
@@ -762,4 +783,30 @@ func (e *arithEval) neg(a arrow.Array) (arrow.Array, error) {
 		validity.Release()
 	}
 	return nil, &Error{Func: "neg", Msg: "cannot negate " + TypeName(e.t)}
+}
+
+// finiteValid reports whether every non-NULL value is finite: MySQL
+// rejects DOUBLE overflow ("DOUBLE value is out of range") rather than
+// returning infinities. v-v is NaN exactly for ±Inf and NaN.
+func finiteValid(r []float64, validity *memory.Buffer) bool {
+	// Branch-free scan: a value is non-finite when its exponent is all
+	// ones, and then exponent + 1 carries into bit 63.
+	const expMask = uint64(0x7ff) << 52
+	var acc uint64
+	for _, v := range r {
+		acc |= math.Float64bits(v)&expMask + 1<<52
+	}
+	if acc>>63 == 0 {
+		return true
+	}
+	var bits []byte
+	if validity != nil {
+		bits = validity.Bytes()
+	}
+	for i, v := range r {
+		if v-v != 0 && isValid(bits, i) {
+			return false
+		}
+	}
+	return true
 }

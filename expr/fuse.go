@@ -41,11 +41,12 @@ type fnode struct {
 }
 
 type fusedEval struct {
-	root   *fnode
-	inputs []Evaluator
-	slots  int
-	t      arrow.DataType
-	mem    memory.Allocator
+	fallback Evaluator
+	root     *fnode
+	inputs   []Evaluator
+	slots    int
+	t        arrow.DataType
+	mem      memory.Allocator
 }
 
 var fuseScratch = sync.Pool{New: func() any { return new([]uint64) }}
@@ -58,7 +59,12 @@ func tryFuse(c *Call, mem memory.Allocator) (Evaluator, error) {
 	if root == nil || root.kind == fInput || root.kind == fConst || f.ops < 2 {
 		return nil, nil
 	}
-	ev := &fusedEval{root: root, slots: f.slots, t: c.T, mem: mem}
+	// The unfused evaluator reports DOUBLE overflow on the exact operator.
+	fallback, err := compileCallOpts(c, mem, false)
+	if err != nil {
+		return nil, err
+	}
+	ev := &fusedEval{root: root, slots: f.slots, t: c.T, mem: mem, fallback: fallback}
 	for _, e := range f.inputs {
 		in, err := compile(e, mem)
 		if err != nil {
@@ -201,6 +207,13 @@ func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Arra
 		for lo := 0; lo < n; lo += fuseChunk {
 			hi := min(lo+fuseChunk, n)
 			e.root.runF(fr, lo, hi, out[lo:hi])
+		}
+		if !finiteValid(out, validity) {
+			buf.Release()
+			if validity != nil {
+				validity.Release()
+			}
+			return e.fallback.Eval(ctx, rec)
 		}
 		return makeArray(tFloat, n, validity, buf, nulls), nil
 	}

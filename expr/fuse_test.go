@@ -137,3 +137,27 @@ func TestPoolAllocatorReuse(t *testing.T) {
 		arr.Release()
 	}
 }
+
+func TestDoubleOverflow(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tFloat}, []any{1.0, nil, 1e300})
+	defer rec.Release()
+	b := col(0, tFloat)
+	for _, tc := range []struct {
+		e    Expr
+		want string
+	}{
+		{call(t, "*", b, Lit(1e10)), "DOUBLE value is out of range in '(a * 1e+10)'"},
+		{call(t, "+", call(t, "*", b, b), Lit(1.0)), "DOUBLE value is out of range in '(a * a)'"},
+		{call(t, "-", Lit(0.0), call(t, "*", call(t, "*", b, Lit(1e10)), Lit(2.0))), "DOUBLE value is out of range in '(a * 1e+10)'"},
+	} {
+		_, err := evalBoth(t, tc.e, rec)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: got %v, want %s", tc.e, err, tc.want)
+		}
+	}
+	got, err := evalBoth(t, call(t, "/", b, Lit(0)), rec)
+	if err != nil || strings.Join(got, " ") != "NULL NULL NULL" {
+		t.Errorf("division by zero: %v %v", got, err)
+	}
+}

@@ -97,6 +97,10 @@ func NewCall(name string, args ...Expr) (Expr, error) {
 }
 
 func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
+	return compileCallOpts(c, mem, fuseEnabled)
+}
+
+func compileCallOpts(c *Call, mem memory.Allocator, allowFuse bool) (Evaluator, error) {
 	def, canon, ok := lookup(c.Name)
 	if !ok {
 		return nil, &Error{Msg: fmt.Sprintf("unknown function %q", c.Name)}
@@ -110,7 +114,7 @@ func compileCall(c *Call, mem memory.Allocator) (Evaluator, error) {
 		return nil, err
 	}
 	resolved := &Call{Name: canon, Args: cargs, T: t}
-	if fusable[canon] && fuseEnabled {
+	if fusable[canon] && allowFuse {
 		fe, err := tryFuse(resolved, mem)
 		if err != nil {
 			return nil, err
