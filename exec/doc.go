@@ -40,4 +40,28 @@
 // Cancellation flows through ctx: Next returns ctx.Err() promptly when the
 // context is cancelled. Close releases everything an operator holds and
 // closes its children; it is safe to call after an error and more than once.
+//
+// # Operators
+//
+// One operator per file, each built by a NewX constructor that compiles its
+// expressions once (plain column references take a zero-copy path):
+//
+//   - Values, Filter, Project, Limit, Union (UNION ALL): streaming; Ops stay
+//     aligned with their rows. Limit counts physical rows whatever their
+//     change kind (meaningful on append-only input only).
+//   - HashAggregate: our own hash tables (Arrow has no group-by kernels): an
+//     open-addressing table over int64 for one integer-like key, serialized
+//     keys in a Go map otherwise. EmitOnEnd (batch) or EmitChangelog
+//     (streaming: -U/+U, +I, -D per changed group after each input batch).
+//     Retractions are subtracted; MIN/MAX take them in changelog mode
+//     (per-group value counts); approx_count_distinct never.
+//   - HashJoin (equi + residual; inner/left/right/semi/anti): build the
+//     right side, then stream the left; inner joins switch to a symmetric
+//     join when the build side turns out to be a stream. NestedLoopJoin for
+//     cross and non-equi joins.
+//   - Sort (radix sort for one numeric key), TopN, Window: blocking, over
+//     bounded input; they forward watermarks and barriers as they arrive.
+//   - Metered wraps any operator for EXPLAIN ANALYZE.
+//
+// Test helpers live in exec/exectest.
 package exec
