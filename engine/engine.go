@@ -247,6 +247,14 @@ func (s *Session) exec(ctx context.Context, st *sql.Statement) (*Result, error) 
 		return s.dropTable(ctx, st, x)
 	case *ast.InsertStmt:
 		return s.insert(ctx, st, x)
+	case *ast.BeginStmt:
+		// Statements run one at a time and commit as they go; clients that
+		// wrap them in transactions get no-ops.
+		return &Result{Status: "BEGIN"}, nil
+	case *ast.CommitStmt:
+		return &Result{Status: "COMMIT"}, nil
+	case *ast.RollbackStmt:
+		return nil, sql.Errorf(st, "rollback", "unsupported: ROLLBACK (statements are applied immediately)")
 	}
 	return nil, &sql.Error{Msg: fmt.Sprintf("unsupported statement: %s", stmtName(st.Node)), Line: st.Line, Column: st.Column}
 }
@@ -260,7 +268,8 @@ func stmtName(n ast.StmtNode) string {
 func (s *Session) set(ctx context.Context, st *sql.Statement, x *ast.SetStmt) (*Result, error) {
 	for _, v := range x.Variables {
 		if v.Value == nil {
-			return nil, sql.Errorf(st, v.Name, "unsupported: SET %s without a value", v.Name)
+			// SET NAMES / CHARACTER SET from client drivers: nothing to do.
+			continue
 		}
 		val, err := settingValue(ctx, s, st, v.Value)
 		if err != nil {

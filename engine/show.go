@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -72,6 +73,19 @@ func (s *Session) show(ctx context.Context, st *sql.Statement, x *ast.ShowStmt) 
 			rows = append(rows, []string{f.Name, typeName(f.Type, f.Metadata), "YES", "", "NULL", "metadata"})
 		}
 		return s.rowsResult([]string{"Field", "Type", "Null", "Key", "Default", "Extra"}, rows), nil
+	case ast.ShowVariables:
+		keys := make([]string, 0, len(s.settings))
+		for k := range s.settings {
+			if likeMatch(x.Pattern, k) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		rows := make([][]string, len(keys))
+		for i, k := range keys {
+			rows[i] = []string{k, s.settings[k]}
+		}
+		return s.rowsResult([]string{"Variable_name", "Value"}, rows), nil
 	case ast.ShowCreateTable:
 		tab, err := s.table(ctx, st, x.Table, "")
 		if err != nil {

@@ -51,6 +51,10 @@ func (b *Binder) call(ident, name string, args ...expr.Expr) (expr.Expr, error) 
 	return e, nil
 }
 
+// Version is what VERSION() and @@version answer: a MySQL version clients
+// accept, tagged as Magnetar.
+const Version = "8.0.36-magnetar"
+
 // maxDepth bounds expression nesting (long OR chains nest one level per
 // term), keeping recursion far from Go's stack limit.
 const maxDepth = 4000
@@ -264,6 +268,14 @@ func (b *Binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 	case *ast.RowExpr:
 		return nil, b.errAt("row", "unsupported: row constructors")
 	case *ast.VariableExpr:
+		if x.IsSystem && x.Value == nil {
+			switch strings.ToLower(x.Name) {
+			case "version":
+				return expr.Lit(Version), nil
+			case "version_comment":
+				return expr.Lit("Magnetar streaming SQL"), nil
+			}
+		}
 		return nil, b.errAt("@"+x.Name, "unsupported: variables (@%s)", x.Name)
 	case *ast.DefaultExpr:
 		return nil, b.errAt("default", "unsupported: DEFAULT in expressions")
@@ -550,6 +562,14 @@ func (b *Binder) bindFunc(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		name = "curdate"
 	case "current_time":
 		name = "curtime"
+	case "database", "schema":
+		if len(x.Args) == 0 {
+			return expr.Lit(b.DB), nil
+		}
+	case "version":
+		if len(x.Args) == 0 {
+			return expr.Lit(Version), nil
+		}
 	case "row_number", "rank", "dense_rank", "lag", "lead":
 		return nil, b.errAt(ident, "window function %s requires an OVER clause", strings.ToUpper(name))
 	}
