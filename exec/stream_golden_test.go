@@ -5,11 +5,15 @@ package exec_test
 // streaming operators and the expected result. The harness runs every case
 // twice, feeding the inputs in batches of one row and in whole segments, and
 // checks that the folded changelog of each run equals the expected rows.
+// Cases whose operators can all snapshot their state run twice more with a
+// checkpoint (snapshot, rebuild, restore) at every segment break.
 // See testdata/stream/README.md for the syntax.
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,15 +46,21 @@ func TestStreamGoldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, bs := range []int{1, 1 << 20} {
-				got, late, err := c.run(t, bs)
-				if err != nil {
-					t.Fatalf("batch size %d: %v", bs, err)
-				}
-				if err := exectest.Equal(got, c.want); err != nil {
-					t.Errorf("batch size %d: %v", bs, err)
-				}
-				if c.late >= 0 && late != c.late {
-					t.Errorf("batch size %d: %d late rows, want %d", bs, late, c.late)
+				for _, cp := range []bool{false, true} {
+					mode := fmt.Sprintf("batch size %d, checkpoints %v", bs, cp)
+					got, late, err := c.run(t, bs, cp)
+					if cp && errors.Is(err, errNoCheckpoint) {
+						continue
+					}
+					if err != nil {
+						t.Fatalf("%s: %v", mode, err)
+					}
+					if err := exectest.Equal(got, c.want); err != nil {
+						t.Errorf("%s: %v", mode, err)
+					}
+					if c.late >= 0 && late != c.late {
+						t.Errorf("%s: %d late rows, want %d", mode, late, c.late)
+					}
 				}
 			}
 		})
@@ -282,7 +292,9 @@ type scriptSource struct {
 	items     []goldenItem
 	batchSize int
 	clk       *clock
+	barriers  bool // segment breaks are checkpoint barriers
 	pos, row  int
+	barrier   uint64
 }
 
 func (s *scriptSource) Schema() *arrow.Schema      { return s.schema }
@@ -301,6 +313,10 @@ func (s *scriptSource) Next(ctx context.Context) (exec.Message, error) {
 		case it.proc != 0:
 			s.clk.now = s.clk.now.Add(it.proc)
 			s.pos++
+		case it.rows == nil && s.barriers:
+			s.pos++
+			s.barrier++
+			return exec.Message{Kind: exec.MsgBarrier, Barrier: s.barrier}, nil
 		case s.row < len(it.rows):
 			end := min(len(it.rows), s.row+s.batchSize)
 			rec := exectest.Record(s.mem, s.schema, it.rows[s.row:end]...)
@@ -317,20 +333,26 @@ func (s *scriptSource) Next(ctx context.Context) (exec.Message, error) {
 // lateCounter is implemented by operators that drop late rows.
 type lateCounter interface{ LateRows() int64 }
 
-// run builds the pipeline over fresh sources and returns the folded output
-// and the late rows counted by its operators.
-func (c *goldenCase) run(t *testing.T, batchSize int) ([]string, int64, error) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	clk := &clock{now: time.Unix(1000, 0)}
+// errNoCheckpoint: the case's pipeline cannot be checkpointed (an operator
+// without snapshots, or two inputs whose prefetching makes the cut inexact).
+var errNoCheckpoint = errors.New("pipeline cannot be checkpointed")
+
+// goldenPipeline is one built pipeline: its operators in build order and
+// the one whose output is the result.
+type goldenPipeline struct {
+	ops      []exec.Operator
+	top      exec.Operator
+	counters []lateCounter
+}
+
+func (c *goldenCase) build(sources map[string]*scriptSource, clk *clock, mem memory.Allocator) (*goldenPipeline, error) {
 	streams := map[string]exec.Operator{}
 	current := ""
 	for _, name := range c.order {
-		in := c.inputs[name]
-		streams[name] = &scriptSource{schema: in.schema, mem: mem, items: in.items, batchSize: batchSize, clk: clk}
+		streams[name] = sources[name]
 		current = name
 	}
-	var counters []lateCounter
+	p := &goldenPipeline{}
 	for _, op := range c.pipeline {
 		target := op.stream
 		if target == "" {
@@ -338,29 +360,108 @@ func (c *goldenCase) run(t *testing.T, batchSize int) ([]string, int64, error) {
 		}
 		child := streams[target]
 		if child == nil {
-			return nil, 0, fmt.Errorf("line %d: no stream %q", op.line, target)
+			return nil, fmt.Errorf("line %d: no stream %q", op.line, target)
 		}
 		out, err := buildGoldenOp(op, child, streams, clk, mem)
 		if err != nil {
-			return nil, 0, fmt.Errorf("line %d: %s: %w", op.line, op.name, err)
+			return nil, fmt.Errorf("line %d: %s: %w", op.line, op.name, err)
 		}
 		if lc, ok := out.(lateCounter); ok {
-			counters = append(counters, lc)
+			p.counters = append(p.counters, lc)
 		}
 		if op.name == "intervaljoin" {
 			target = "joined"
 		}
+		p.ops = append(p.ops, out)
 		streams[target] = out
 		current = target
 	}
-	msgs, err := exectest.CollectMessages(context.Background(), streams[current])
-	defer exectest.ReleaseMessages(msgs)
+	p.top = streams[current]
+	return p, nil
+}
+
+// run plays the case with batches of at most batchSize rows and returns the
+// folded output and the late rows counted by its operators. With checkpoint
+// set, every segment break is a checkpoint barrier: when it reaches the
+// output, every operator's state is snapshotted, the pipeline is torn down,
+// rebuilt and restored, and the run goes on from there.
+func (c *goldenCase) run(t *testing.T, batchSize int, checkpoint bool) (_ []string, _ int64, err error) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	if checkpoint && len(c.order) > 1 {
+		return nil, 0, errNoCheckpoint
+	}
+	clk := &clock{now: time.Unix(1000, 0)}
+	sources := map[string]*scriptSource{}
+	for _, name := range c.order {
+		in := c.inputs[name]
+		sources[name] = &scriptSource{schema: in.schema, mem: mem, items: in.items, batchSize: batchSize, clk: clk, barriers: checkpoint}
+	}
+	p, err := c.build(sources, clk, mem)
 	if err != nil {
 		return nil, 0, err
 	}
+	ctx := context.Background()
+	var msgs []exec.Message
+	defer func() { exectest.ReleaseMessages(msgs) }()
+	defer func() {
+		if cerr := p.top.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := p.top.Open(ctx); err != nil {
+		return nil, 0, err
+	}
+	for {
+		m, err := p.top.Next(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if m.Kind == exec.MsgEnd {
+			break
+		}
+		if m.Kind != exec.MsgBarrier {
+			msgs = append(msgs, m)
+			continue
+		}
+		snaps := make([][]byte, len(p.ops))
+		for i, op := range p.ops {
+			st, ok := op.(exec.Stateful)
+			if !ok {
+				return nil, 0, errNoCheckpoint
+			}
+			var buf bytes.Buffer
+			if err := st.State().Snapshot(&buf); err != nil {
+				if errors.Is(err, exec.ErrSnapshotUnsupported) {
+					return nil, 0, errNoCheckpoint
+				}
+				return nil, 0, err
+			}
+			snaps[i] = buf.Bytes()
+		}
+		if err := p.top.Close(); err != nil {
+			return nil, 0, err
+		}
+		for name, s := range sources {
+			ns := *s // continue where the old source stopped
+			sources[name] = &ns
+		}
+		if p, err = c.build(sources, clk, mem); err != nil {
+			return nil, 0, err
+		}
+		for i, op := range p.ops {
+			if err := op.(exec.Stateful).State().Restore(bytes.NewReader(snaps[i])); err != nil {
+				return nil, 0, err
+			}
+		}
+		if err := p.top.Open(ctx); err != nil {
+			return nil, 0, err
+		}
+		t.Logf("batch size %d: checkpoint %d restored", batchSize, m.Barrier)
+	}
 	got, err := foldRows(msgs)
 	var late int64
-	for _, lc := range counters {
+	for _, lc := range p.counters {
 		late += lc.LateRows()
 	}
 	return got, late, err
