@@ -32,7 +32,6 @@ func init() {
 	alias("plus", "+")
 	alias("minus", "-")
 	alias("mul", "*")
-	alias("div_", "/")
 	alias("intdiv", "div")
 	alias("unaryminus", "neg")
 }

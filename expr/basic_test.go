@@ -135,3 +135,43 @@ func TestHandBuiltTrees(t *testing.T) {
 		t.Error("out-of-range column accepted")
 	}
 }
+
+func TestUnsignedArithmetic(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tUint64, tUint64},
+		[]any{uint64(10), uint64(1) << 63, nil},
+		[]any{uint64(3), uint64(1) << 63, uint64(1)})
+	defer rec.Release()
+	a, b := col(0, tUint64), col(1, tUint64)
+	for _, tc := range []struct {
+		e    Expr
+		want string
+		err  string
+	}{
+		{e: call(t, "-", a, Lit(uint64(3))), want: "7 9223372036854775805 NULL"},
+		{e: call(t, "div", a, b), want: "3 1 NULL"},
+		{e: call(t, "%", a, b), want: "1 0 NULL"},
+		{e: call(t, "*", a, Lit(uint64(1))), want: "10 9223372036854775808 NULL"},
+		{e: call(t, "+", a, b), err: "BIGINT UNSIGNED value is out of range in '(a + b)'"},
+		{e: call(t, "-", b, a), err: "BIGINT UNSIGNED value is out of range in '(b - a)'"},
+		{e: call(t, "+", a, Lit(-20)), err: "BIGINT UNSIGNED value is out of range"},
+		{e: call(t, "+", a, Lit(1.5)), want: "11.5 9.223372036854776e18 NULL"},
+		{e: call(t, "neg", a), want: "-10 -9223372036854775808 NULL"},
+		{e: call(t, ">", a, Lit(-1)), want: "true true NULL"},
+	} {
+		got, err := evalStrings(t, mem, tc.e, rec)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.e, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.e, err)
+			continue
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s = %s, want %s", tc.e, g, tc.want)
+		}
+	}
+}
