@@ -3,6 +3,7 @@ package exec_test
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -200,6 +201,45 @@ func BenchmarkFilterProject(b *testing.B) {
 		}
 		if got := drain(b, p); got < rows/3 || got > rows*2/3 {
 			b.Fatalf("%d rows", got)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	reportCPU(b, cpu0, rows)
+}
+
+// BenchmarkHashAggregateStringKey: the general (serialized key) path with a
+// VARCHAR key of 10K distinct values, COUNT(*) and SUM(v).
+func BenchmarkHashAggregateStringKey(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: str}, {Name: "v", Type: i64}}, nil)
+	const rows = 2 << 20
+	r := rand.New(rand.NewPCG(8, 8))
+	var data []arrow.RecordBatch
+	for done := 0; done < rows; done += benchBatch {
+		kb, vb := array.NewStringBuilder(mem), array.NewInt64Builder(mem)
+		for i := 0; i < benchBatch; i++ {
+			kb.Append("customer-" + strconv.Itoa(r.IntN(10_000)))
+			vb.Append(int64(r.IntN(1000)))
+		}
+		k, v := kb.NewArray(), vb.NewArray()
+		data = append(data, array.NewRecordBatch(s, []arrow.Array{k, v}, benchBatch))
+		k.Release()
+		v.Release()
+	}
+	defer releaseAll(data)
+	k := &expr.Column{Index: 0, Name: "k", T: str}
+	v := &expr.Column{Index: 1, Name: "v", T: i64}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		agg, err := exec.NewHashAggregate(exec.NewValues(s, data), []expr.Expr{k}, []string{"k"},
+			[]exec.AggCall{{Func: "count_star", Name: "n"}, {Func: "sum", Args: []expr.Expr{v}, Name: "s"}},
+			mem, exec.AggOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := drain(b, agg); got != 10_000 {
+			b.Fatalf("%d groups", got)
 		}
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
