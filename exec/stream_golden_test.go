@@ -84,6 +84,7 @@ type goldenInput struct {
 // goldenItem is a run of rows, a watermark or a processing-time step.
 type goldenItem struct {
 	rows [][]any
+	ops  []exec.ChangeKind
 	wm   *int64
 	proc time.Duration
 }
@@ -230,6 +231,12 @@ func (in *goldenInput) parseLine(line string) error {
 		in.items = append(in.items, goldenItem{})
 		return nil
 	}
+	op := exec.Insert
+	for _, k := range []exec.ChangeKind{exec.Insert, exec.Delete, exec.UpdateBefore, exec.UpdateAfter} {
+		if rest, ok := strings.CutPrefix(line, k.String()+" "); ok {
+			op, line = k, rest
+		}
+	}
 	cells := strings.Split(line, ",")
 	if len(cells) != in.schema.NumFields() {
 		return fmt.Errorf("row has %d cells, schema %d", len(cells), in.schema.NumFields())
@@ -265,6 +272,7 @@ func (in *goldenInput) parseLine(line string) error {
 		n++
 	}
 	in.items[n-1].rows = append(in.items[n-1].rows, row)
+	in.items[n-1].ops = append(in.items[n-1].ops, op)
 	return nil
 }
 
@@ -320,8 +328,12 @@ func (s *scriptSource) Next(ctx context.Context) (exec.Message, error) {
 		case s.row < len(it.rows):
 			end := min(len(it.rows), s.row+s.batchSize)
 			rec := exectest.Record(s.mem, s.schema, it.rows[s.row:end]...)
+			ops := slices.Clone(it.ops[s.row:end])
+			if !slices.ContainsFunc(ops, func(k exec.ChangeKind) bool { return k != exec.Insert }) {
+				ops = nil
+			}
 			s.row = end
-			return exec.BatchMsg(rec, nil), nil
+			return exec.BatchMsg(rec, ops), nil
 		default:
 			s.pos++
 			s.row = 0
@@ -571,7 +583,12 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 			desc := dir == "desc"
 			keys = append(keys, exec.SortKey{Expr: c, Desc: desc, NullsFirst: !desc})
 		}
-		return exec.NewStreamingTopN(child, part, keys, n, mem)
+		tn, err := exec.NewStreamingTopN(child, part, keys, n, mem)
+		if err != nil {
+			return nil, err
+		}
+		tn.SetRetractable(op.args["retract"] == "true")
+		return tn, nil
 	case "intervaljoin":
 		left, right := streams[op.args["left"]], streams[op.args["right"]]
 		if left == nil || right == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -19,8 +20,9 @@ import (
 // over an unbounded, append-only input (ROW_NUMBER() OVER (PARTITION BY …
 // ORDER BY …) <= n in a continuous query). A row that enters the top n is
 // emitted (+I); the row it pushes out is retracted (-D) first. Ties keep
-// the earlier row. Output columns are the input columns. State is n rows
-// per partition.
+// the earlier row. Output columns are the input columns. Over append-only
+// input the state is n rows per partition; over a changelog (see
+// SetRetractable) it is every live row.
 type StreamingTopN struct {
 	child     Operator
 	partition []expr.Expr
@@ -42,6 +44,8 @@ type StreamingTopN struct {
 	strs  []string
 	slots []int32
 	done  bool
+	// retractable: every row is kept (see SetRetractable).
+	retractable bool
 }
 
 // NewStreamingTopN returns a streaming Top-N of child.
@@ -147,8 +151,8 @@ func (t *StreamingTopN) less(a, b int32) bool {
 }
 
 func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
-	if !b.AppendOnly() {
-		return Batch{}, fmt.Errorf("input must be append-only (got a retraction)")
+	if !t.retractable && !b.AppendOnly() {
+		return Batch{}, fmt.Errorf("input has retractions: the planner must call SetRetractable")
 	}
 	rec := b.Rec
 	n := int(rec.NumRows())
@@ -169,6 +173,9 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 		}
 	}
 	t.slots = t.table.addRows(append(recColumns(rec), orders...), nil, t.slots[:0])
+	if t.retractable {
+		return t.consumeChangelog(b)
+	}
 	var out []int32
 	var ops []ChangeKind
 	var evicted []int32
@@ -205,6 +212,92 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 	releaseArrays(cols[:t.ncols])
 	return Batch{Rec: res, Ops: opsOrNil(ops)}, nil
 }
+
+// consumeChangelog applies a batch in retractable mode, where every row of
+// a partition is kept, sorted, so a retracted top row can be replaced by
+// the next one. The batch's rows are already in the table (t.slots).
+func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
+	var out, freed []int32
+	var ops []ChangeKind
+	for i, slot := range t.slots {
+		key := string(t.enc[i])
+		rows := t.parts[key]
+		if !b.Op(i).IsRetraction() {
+			at := sort.Search(len(rows), func(j int) bool { return t.less(slot, rows[j]) })
+			rows = slices.Insert(rows, at, slot)
+			if at < t.n {
+				if len(rows) > t.n {
+					out, ops = append(out, rows[t.n]), append(ops, Delete)
+				}
+				out, ops = append(out, slot), append(ops, Insert)
+			}
+			t.parts[key] = rows
+			continue
+		}
+		// Find a stored row equal to the retracted one among those with
+		// the same order keys.
+		lo := sort.Search(len(rows), func(j int) bool { return !t.less(rows[j], slot) })
+		found := -1
+		for j := lo; j < len(rows) && !t.less(slot, rows[j]); j++ {
+			if t.sameRow(rows[j], slot) {
+				found = j
+				break
+			}
+		}
+		t.table.remove(slot)
+		if found < 0 {
+			for _, s := range freed {
+				t.table.remove(s)
+			}
+			return Batch{}, fmt.Errorf("retraction of a row that was never added")
+		}
+		gone := rows[found]
+		rows = slices.Delete(rows, found, found+1)
+		if found < t.n {
+			out, ops = append(out, gone), append(ops, Delete)
+			if len(rows) >= t.n {
+				out, ops = append(out, rows[t.n-1]), append(ops, Insert)
+			}
+		}
+		freed = append(freed, gone)
+		if len(rows) == 0 {
+			delete(t.parts, key)
+		} else {
+			t.parts[key] = rows
+		}
+	}
+	var res arrow.RecordBatch
+	if len(out) > 0 {
+		cols := t.table.build(t.mem, out)
+		releaseArrays(cols[t.ncols:])
+		res = array.NewRecordBatch(t.child.Schema(), cols[:t.ncols], int64(len(out)))
+		releaseArrays(cols[:t.ncols])
+	}
+	for _, s := range freed {
+		t.table.remove(s)
+	}
+	if res == nil {
+		return Batch{}, nil
+	}
+	return Batch{Rec: res, Ops: opsOrNil(ops)}, nil
+}
+
+// sameRow reports whether slots a and b hold equal input rows.
+func (t *StreamingTopN) sameRow(a, b int32) bool {
+	for _, c := range t.table.cols[:t.ncols] {
+		if c.compare(a, b) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// SetRetractable makes the operator take a changelog input (retractions
+// and updates, e.g. a continuous aggregate's output): it then keeps every
+// row of each partition, not just the top n, so that when a top row is
+// retracted the next one can take its place. The planner calls it when the
+// input is not append-only.
+func (t *StreamingTopN) SetRetractable(on bool) { t.retractable = on }
 
 // State returns the kept rows.
 func (t *StreamingTopN) State() State { return topNState{t} }
