@@ -87,6 +87,13 @@ func (b *Binder) bindExpr(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 		return b.literal(x)
 	case *ast.ParenthesesExpr:
 		return b.bindExpr(x.Expr, sc)
+	case *ast.PositionExpr:
+		// Outside GROUP BY / ORDER BY of a query (e.g. a window's ORDER BY
+		// 1) a number is just a constant.
+		if x.P != nil {
+			return b.bindExpr(x.P, sc)
+		}
+		return expr.Lit(int64(x.N)), nil
 	case *ast.ColumnNameExpr:
 		return b.bindColumn(x.Name, sc)
 	case *ast.BinaryOperationExpr:
