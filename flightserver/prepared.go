@@ -320,7 +320,9 @@ func (s *Server) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Prepa
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
-	q.claim()
+	if !q.claim() {
+		return nil, nil, status.Error(codes.Canceled, "query cancelled")
+	}
 	return q.schema, s.stream(ctx, q), nil
 }
 

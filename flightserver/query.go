@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/exec"
@@ -43,6 +44,7 @@ type query struct {
 
 	mu      sync.Mutex
 	claimed bool // a DoGet took the stream
+	closing bool // cancelled before any DoGet: the result is being closed
 
 	release  chan struct{} // closed when the stream is done with res
 	relOnce  sync.Once
@@ -56,7 +58,7 @@ func (q *query) done() { q.relOnce.Do(func() { close(q.release) }) }
 func (q *query) claim() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.claimed {
+	if q.claimed || q.closing {
 		return false
 	}
 	q.claimed = true
@@ -168,6 +170,16 @@ func (s *Server) startQuery(ctx context.Context, cs *clientSession, text string)
 			select {
 			case <-q.release:
 			case <-qctx.Done():
+				// The engine closes the result when we return: a stream
+				// still pulling must stop first (its context derives
+				// from qctx, so it does promptly).
+				q.mu.Lock()
+				claimed := q.claimed
+				q.closing = !claimed
+				q.mu.Unlock()
+				if claimed {
+					<-q.release
+				}
 			}
 			cs.mu.Lock()
 			locked = true
@@ -241,7 +253,7 @@ func wireSchema(sc *arrow.Schema, updating bool) *arrow.Schema {
 // data, an error, the client going away (ctx) or a cancellation of the
 // query. The query is released (and its result closed) when it stops.
 func (s *Server) stream(ctx context.Context, q *query) <-chan flight.StreamChunk {
-	ch := make(chan flight.StreamChunk, 2)
+	ch := make(chan flight.StreamChunk, 8)
 	pctx, stop := context.WithCancel(q.ctx)
 	unhook := context.AfterFunc(ctx, stop)
 	go func() {
@@ -298,8 +310,14 @@ func (s *Server) stream(ctx context.Context, q *query) <-chan flight.StreamChunk
 					send(flight.StreamChunk{Err: status.Error(codes.Internal, err.Error())})
 					return
 				}
-				if !send(flight.StreamChunk{Data: rec}) {
-					return
+				parts := split(rec)
+				for i, part := range parts {
+					if !send(flight.StreamChunk{Data: part}) {
+						for _, p := range parts[i+1:] {
+							p.Release()
+						}
+						return
+					}
 				}
 			default:
 				// Watermarks and barriers stay inside the server.
@@ -307,6 +325,30 @@ func (s *Server) stream(ctx context.Context, q *query) <-chan flight.StreamChunk
 		}
 	}()
 	return ch
+}
+
+// maxChunkBytes bounds the size of one streamed batch: gRPC clients refuse
+// messages over 4 MiB by default (Go and Java alike), and memory tables or
+// operators can hold much larger batches.
+const maxChunkBytes = 2 << 20
+
+// split cuts a large batch into zero-copy slices of at most about
+// maxChunkBytes each; ownership of rec passes to the returned slices.
+func split(rec arrow.RecordBatch) []arrow.RecordBatch {
+	size := util.TotalRecordSize(rec)
+	rows := rec.NumRows()
+	if size <= maxChunkBytes || rows < 2 {
+		return []arrow.RecordBatch{rec}
+	}
+	parts := (size + maxChunkBytes - 1) / maxChunkBytes
+	per := (rows + parts - 1) / parts
+	out := make([]arrow.RecordBatch, 0, parts)
+	for off := int64(0); off < rows; off += per {
+		end := min(off+per, rows)
+		out = append(out, rec.NewSlice(off, end))
+	}
+	rec.Release()
+	return out
 }
 
 // conform gives a batch the schema announced to the client. Operators may

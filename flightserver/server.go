@@ -115,6 +115,13 @@ func New(cfg Config) (*Server, error) {
 		// Results can be large batches; the default 4 MiB limit is for
 		// requests (DoPut of parameters), raise it modestly.
 		grpc.MaxRecvMsgSize(64<<20),
+		// Results stream in ~1-2 MiB messages: larger socket write
+		// buffers and flow-control windows keep loopback and LAN
+		// transfers from stalling on 64 KiB steps.
+		grpc.WriteBufferSize(1<<20),
+		grpc.ReadBufferSize(1<<20),
+		grpc.InitialWindowSize(8<<20),
+		grpc.InitialConnWindowSize(16<<20),
 	)
 	s.grpc = grpc.NewServer(opts...)
 	flight.RegisterFlightServiceServer(s.grpc, flightsql.NewFlightServerWithAllocator(s, cfg.Mem))

@@ -106,7 +106,7 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 		return nil, nil, status.Error(codes.PermissionDenied, "statement handle belongs to another user")
 	}
 	if !q.claim() {
-		return nil, nil, status.Error(codes.FailedPrecondition, "statement result is already being read")
+		return nil, nil, status.Error(codes.FailedPrecondition, "statement result is already being read, or was cancelled")
 	}
 	return q.schema, s.stream(ctx, q), nil
 }

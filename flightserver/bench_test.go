@@ -1,0 +1,160 @@
+package flightserver
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/catalog"
+	catmem "github.com/magnetar-sql/magnetar/catalog/memory"
+	"github.com/magnetar-sql/magnetar/engine"
+	"github.com/magnetar-sql/magnetar/exec"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+const benchRows = 10_000_000
+
+// bigTable is a memory table of benchRows rows (BIGINT, DOUBLE, INT) in
+// batches of 64K rows.
+func bigTable(b *testing.B) *catmem.Catalog {
+	b.Helper()
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "price", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "qty", Type: arrow.PrimitiveTypes.Int32},
+	}, nil)
+	const per = 1 << 16
+	var batches []arrow.RecordBatch
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	defer bld.Release()
+	for off := 0; off < benchRows; off += per {
+		n := min(per, benchRows-off)
+		for i := 0; i < n; i++ {
+			v := off + i
+			bld.Field(0).(*array.Int64Builder).Append(int64(v))
+			bld.Field(1).(*array.Float64Builder).Append(float64(v) * 0.5)
+			bld.Field(2).(*array.Int32Builder).Append(int32(v % 1000))
+		}
+		batches = append(batches, bld.NewRecordBatch())
+	}
+	cat := catmem.New()
+	if err := cat.AddTable("default", catalog.TableDef{Name: "big", Schema: sc}, batches); err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range batches {
+		r.Release()
+	}
+	b.Cleanup(cat.Close)
+	return cat
+}
+
+// sumIDs is the consumer's work in both paths: touch every id.
+func sumIDs(rec arrow.RecordBatch) int64 {
+	var s int64
+	for _, v := range rec.Column(0).(*array.Int64).Int64Values() {
+		s += v
+	}
+	return s
+}
+
+const benchQuery = `SELECT id, price, qty FROM big`
+
+// BenchmarkTransfer10M compares reading a 10M-row result in-process (the
+// engine's batches pulled from the operator) with reading it through the
+// Flight SQL server with the Go flightsql client over loopback.
+func BenchmarkTransfer10M(b *testing.B) {
+	cat := bigTable(b)
+	want := int64(benchRows) * (benchRows - 1) / 2
+
+	b.Run("inprocess", func(b *testing.B) {
+		eng := engine.New(cat, engine.Options{})
+		b.SetBytes(benchRows * 20)
+		for i := 0; i < b.N; i++ {
+			var sum, rows int64
+			err := eng.NewSession().Run(context.Background(), benchQuery, func(r *engine.Result) error {
+				for {
+					m, err := r.Rows.Next(context.Background())
+					if err != nil {
+						return err
+					}
+					if m.Kind == exec.MsgEnd {
+						return nil
+					}
+					if m.Kind == exec.MsgBatch {
+						rows += m.Batch.Rec.NumRows()
+						sum += sumIDs(m.Batch.Rec)
+						m.Release()
+					}
+				}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if rows != benchRows || sum != want {
+				b.Fatalf("rows %d sum %d", rows, sum)
+			}
+		}
+		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+	})
+
+	b.Run("flightsql", func(b *testing.B) { benchFlight(b, cat, want) })
+	b.Run("flightsql-bigwindow", func(b *testing.B) {
+		benchFlight(b, cat, want, grpc.WithInitialWindowSize(8<<20), grpc.WithInitialConnWindowSize(16<<20),
+			grpc.WithReadBufferSize(1<<20))
+	})
+}
+
+// benchFlight reads the result with the Go flightsql client; opts are
+// extra dial options (a client can enlarge its flow-control window).
+func benchFlight(b *testing.B, cat catalog.Catalog, want int64, opts ...grpc.DialOption) {
+	{
+		srv, err := New(Config{Catalog: cat})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Shutdown()
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		ctx := context.Background()
+		b.SetBytes(benchRows * 20)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			info, err := cl.Execute(ctx, benchQuery)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rdr, err := cl.DoGet(ctx, info.Endpoint[0].Ticket)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var sum, rows int64
+			for rdr.Next() {
+				rec := rdr.RecordBatch()
+				rows += rec.NumRows()
+				sum += sumIDs(rec)
+			}
+			if err := rdr.Err(); err != nil {
+				b.Fatal(err)
+			}
+			rdr.Release()
+			if rows != benchRows || sum != want {
+				b.Fatalf("rows %d sum %d", rows, sum)
+			}
+		}
+		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+	}
+}
