@@ -70,7 +70,7 @@ type Options struct {
 	// milliseconds) column giving each message's event time.
 	EventTimeColumn string
 	// BatchingMaxMessages and BatchingMaxDelay bound producer batches
-	// (defaults 1000 and 10ms). BatchingMaxMessages 1 disables batching.
+	// (defaults 1000 and 10ms).
 	BatchingMaxMessages uint
 	BatchingMaxDelay    time.Duration
 	// Compression is none (default), lz4, zstd, zlib or snappy.
@@ -172,9 +172,9 @@ func NewPulsarWriter(client pulsar.Client, topic string, info schema.Info, src *
 	if po.BatchingMaxPublishDelay <= 0 {
 		po.BatchingMaxPublishDelay = DefaultBatchingMaxDelay
 	}
-	if po.BatchingMaxMessages == 1 {
-		po.DisableBatching = true
-	}
+	// Batching is never disabled (BatchingMaxMessages 1 gives batches of
+	// one): pulsar-client-go v0.19 readers discard a non-batched message
+	// with an empty payload, i.e. a tombstone, as corrupted.
 	if ps, err := producerSchema(topic, info); err != nil {
 		return nil, err
 	} else if ps != nil {

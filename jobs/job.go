@@ -1,0 +1,548 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/catalog"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/expr"
+)
+
+// job is one job and, while it runs, its goroutine.
+type job struct {
+	m *Manager
+
+	mu      sync.Mutex
+	def     Def
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stats   Info // counters and checkpoint info (Name etc. filled by info)
+	crashed bool // test hook: stop without a final checkpoint
+}
+
+func (m *Manager) newJob(d Def) *job { return &job{m: m, def: d} }
+
+func (j *job) running() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done != nil
+}
+
+func (j *job) info() Info {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	i := j.stats
+	i.Name, i.SQL, i.DB, i.Status, i.Error = j.def.Name, j.def.SQL, j.def.DB, j.def.Status, j.def.Error
+	return i
+}
+
+// start runs the job in a goroutine unless it runs already.
+func (j *job) start() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.done != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.cancel, j.done = cancel, make(chan struct{})
+	j.crashed = false
+	done := j.done
+	go func() {
+		defer close(done)
+		err := j.run(ctx)
+		if err != nil && ctx.Err() == nil {
+			j.m.log.Error("jobs: job failed", "job", j.def.Name, "err", err)
+			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+			if serr := j.m.setStatus(sctx, j, StatusFailed, describe(err)); serr != nil {
+				j.m.log.Error("jobs: store failed status", "job", j.def.Name, "err", serr)
+			}
+			c()
+		}
+		j.mu.Lock()
+		j.done, j.cancel = nil, nil
+		j.mu.Unlock()
+	}()
+}
+
+// stop cancels the job and waits for its final checkpoint.
+func (j *job) stop() {
+	j.mu.Lock()
+	cancel, done := j.cancel, j.done
+	j.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// run executes the job until ctx is cancelled or it fails.
+func (j *job) run(ctx context.Context) error {
+	m := j.m
+	j.mu.Lock()
+	def := j.def
+	j.mu.Unlock()
+	p, err := planInsert(def.SQL)
+	if err != nil {
+		return err
+	}
+	db := p.db
+	if db == "" {
+		db = def.DB
+	}
+	target, err := m.cfg.Catalog.Table(ctx, db, p.table)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	ins, ok := target.(catalog.Insertable)
+	if !ok {
+		return fmt.Errorf("table %q does not accept INSERT", p.table)
+	}
+	state, err := m.cfg.Client.CreateProducer(pulsar.ProducerOptions{Topic: m.stateTopic(def.Name), DisableBatching: true})
+	if err != nil {
+		return fmt.Errorf("state topic: %w", err)
+	}
+	defer state.Close()
+	cp, err := m.lastCheckpoint(ctx, def.Name)
+	if err != nil {
+		return err
+	}
+	settings := map[string]string{}
+	for k, v := range def.Settings {
+		settings[k] = v
+	}
+	resume := map[int32]Pos{}
+	if p.tracked {
+		for k, pos := range cp.Positions {
+			part, err := strconv.ParseInt(k, 10, 32)
+			if err != nil {
+				return fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
+			}
+			resume[int32(part)] = pos
+		}
+		switch len(resume) {
+		case 0:
+		case 1:
+			for part, pos := range resume {
+				settings["start"] = fmt.Sprintf("%d:%d:%d", pos.Ledger, pos.Entry, part)
+			}
+		default:
+			// The scan takes one start message id; the other partitions
+			// replay from the beginning and the recorded positions drop
+			// what was written already.
+			settings["start"] = "earliest"
+		}
+	}
+	op, err := m.cfg.Runner(ctx, db, p.query, settings)
+	if err != nil {
+		return err
+	}
+	defer op.Close()
+	mp, err := newMapper(op.Schema(), target.Schema(), p, m.cfg.Mem)
+	if err != nil {
+		return err
+	}
+	defer mp.release()
+	w, err := ins.OpenWriter(ctx)
+	if err != nil {
+		return err
+	}
+	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, w: w, state: state, mp: mp}
+	for part, pos := range resume {
+		r.positions[part] = pos
+	}
+	j.mu.Lock()
+	j.stats.RowsIn, j.stats.RowsOut, j.stats.Checkpoints, j.stats.LastCheckpoint, j.stats.Tracked = cp.RowsIn, cp.RowsOut, cp.ID, cp.Time, p.tracked
+	j.mu.Unlock()
+	r.rowsIn, r.rowsOut = cp.RowsIn, cp.RowsOut
+	err = r.loop(ctx, op)
+	// Final checkpoint with a fresh context: the job's own is cancelled.
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j.mu.Lock()
+	crashed := j.crashed
+	j.mu.Unlock()
+	if err == nil && !crashed {
+		err = r.checkpoint(fctx)
+	}
+	if cerr := w.Close(fctx); err == nil && !crashed {
+		err = cerr
+	}
+	return err
+}
+
+// runState is a running job's loop state.
+type runState struct {
+	j         *job
+	cp        Checkpoint
+	resume    map[int32]Pos // recorded positions not yet passed
+	positions map[int32]Pos // last position written per partition
+	w         catalog.Writer
+	state     pulsar.Producer
+	mp        *mapper
+	dirty     bool
+	lastPub   int64
+
+	rowsIn, rowsOut int64
+}
+
+// pumped is one message (or error) pulled from the query.
+type pumped struct {
+	m   exec.Message
+	err error
+}
+
+func (r *runState) loop(ctx context.Context, op exec.Operator) error {
+	ch := make(chan pumped, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		for {
+			m, err := op.Next(pctx)
+			select {
+			case ch <- pumped{m, err}:
+			case <-pctx.Done():
+				m.Release()
+				return
+			}
+			if err != nil || m.Kind == exec.MsgEnd {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for p := range ch {
+			p.m.Release()
+		}
+		wg.Wait()
+	}()
+	tick := time.NewTicker(r.j.m.cfg.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if r.dirty {
+				if err := r.checkpoint(ctx); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+			}
+		case p, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if p.err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return p.err
+			}
+			switch p.m.Kind {
+			case exec.MsgEnd:
+				// A continuous source ended (its topic was deleted, or the
+				// query is bounded): checkpoint and stop.
+				return nil
+			case exec.MsgBatch:
+				err := r.write(ctx, p.m.Batch)
+				p.m.Release()
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// write drops replayed rows, maps the rest to the target's columns and
+// writes them.
+func (r *runState) write(ctx context.Context, b exec.Batch) error {
+	rec := b.Rec
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	mp := r.mp
+	var keep []bool
+	if mp.tracked {
+		parts := rec.Column(mp.partCol).(*array.Int32)
+		ids := rec.Column(mp.idCol).(*array.String)
+		pubs := rec.Column(mp.pubCol).(*array.Timestamp)
+		for i := 0; i < n; i++ {
+			part := parts.Value(i)
+			pos, err := parseMessageID(ids.Value(i))
+			if err != nil {
+				return err
+			}
+			if rp, ok := r.resume[part]; ok {
+				if !rp.Less(pos) {
+					if keep == nil {
+						keep = make([]bool, n)
+						for k := 0; k < i; k++ {
+							keep[k] = true
+						}
+					}
+					continue
+				}
+				delete(r.resume, part) // past the checkpoint: no more checks
+			}
+			if keep != nil {
+				keep[i] = true
+			}
+			r.positions[part] = pos
+			if pub := int64(pubs.Value(i)); pub > r.lastPub {
+				r.lastPub = pub
+			}
+		}
+	}
+	var ops []exec.ChangeKind
+	if keep != nil {
+		kept := 0
+		for _, k := range keep {
+			if k {
+				kept++
+			}
+		}
+		if kept == 0 {
+			return nil
+		}
+		filtered, fops, err := filterRows(ctx, r.j.m.cfg.Mem, rec, keep, b.Ops)
+		if err != nil {
+			return err
+		}
+		defer filtered.Release()
+		rec, ops = filtered, fops
+	} else {
+		ops = b.Ops
+	}
+	out, err := mp.apply(ctx, rec)
+	if err != nil {
+		return err
+	}
+	defer out.Release()
+	if err := r.w.Write(ctx, exec.Batch{Rec: out, Ops: ops}); err != nil {
+		return err
+	}
+	r.dirty = true
+	in := out.NumRows()
+	written := in
+	for _, op := range ops {
+		if op == exec.UpdateBefore {
+			written--
+		}
+	}
+	r.rowsIn += in
+	r.rowsOut += written
+	r.j.mu.Lock()
+	r.j.stats.RowsIn, r.j.stats.RowsOut = r.rowsIn, r.rowsOut
+	if r.lastPub > 0 {
+		r.j.stats.Lag = time.Since(time.UnixMicro(r.lastPub))
+	}
+	r.j.mu.Unlock()
+	return nil
+}
+
+// flusher is implemented by writers that can wait for their sends.
+type flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// checkpoint makes everything written so far durable, then records the
+// positions it covers.
+func (r *runState) checkpoint(ctx context.Context) error {
+	if f, ok := r.w.(flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	cp := Checkpoint{ID: r.cp.ID + 1, RowsIn: r.rowsIn, RowsOut: r.rowsOut, Time: time.Now().UTC()}
+	if len(r.positions) > 0 {
+		cp.Positions = map[string]Pos{}
+		for part, pos := range r.positions {
+			cp.Positions[strconv.Itoa(int(part))] = pos
+		}
+	}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	if _, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b}); err != nil {
+		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)
+	}
+	r.cp, r.dirty = cp, false
+	r.j.mu.Lock()
+	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint = cp.ID, cp.Time
+	r.j.mu.Unlock()
+	return nil
+}
+
+// lastCheckpoint reads the newest record of a job's state topic.
+func (m *Manager) lastCheckpoint(ctx context.Context, name string) (Checkpoint, error) {
+	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{
+		Topic: m.stateTopic(name), StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true,
+	})
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("state of job %s: %w", name, err)
+	}
+	defer r.Close()
+	var cp Checkpoint
+	for r.HasNext() {
+		msg, err := r.Next(ctx)
+		if err != nil {
+			return Checkpoint{}, fmt.Errorf("state of job %s: %w", name, err)
+		}
+		var c Checkpoint
+		if err := json.Unmarshal(msg.Payload(), &c); err != nil {
+			return Checkpoint{}, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
+		}
+		cp = c
+	}
+	return cp, nil
+}
+
+// filterRows keeps the rows of rec (and ops) where keep is true.
+func filterRows(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, keep []bool, ops []exec.ChangeKind) (arrow.RecordBatch, []exec.ChangeKind, error) {
+	bb := array.NewBooleanBuilder(mem)
+	bb.AppendValues(keep, nil)
+	mask := bb.NewBooleanArray()
+	bb.Release()
+	defer mask.Release()
+	out, err := compute.FilterRecordBatch(compute.WithAllocator(ctx, mem), rec, mask, compute.DefaultFilterOptions())
+	if err != nil {
+		return nil, nil, fmt.Errorf("drop replayed rows: %w", err)
+	}
+	var fops []exec.ChangeKind
+	if ops != nil {
+		for i, k := range keep {
+			if k {
+				fops = append(fops, ops[i])
+			}
+		}
+	}
+	return out, fops, nil
+}
+
+// mapper turns query rows into the target table's rows: tracking columns
+// are set aside, values are matched to target columns (named or by
+// position) and cast to their types.
+type mapper struct {
+	tracked                bool
+	partCol, idCol, pubCol int
+	target                 *arrow.Schema
+	evs                    []expr.Evaluator
+}
+
+func newMapper(src, target *arrow.Schema, p *insertPlan, mem memory.Allocator) (*mapper, error) {
+	mp := &mapper{target: target, partCol: -1, idCol: -1, pubCol: -1}
+	var data []int // query columns that are values
+	for i, f := range src.Fields() {
+		if strings.HasPrefix(f.Name, trackPrefix) {
+			continue
+		}
+		data = append(data, i)
+	}
+	if p.tracked {
+		n := src.NumFields()
+		if n < 3 || src.Field(n-3).Name != ColPartition || src.Field(n-2).Name != ColMessageID || src.Field(n-1).Name != ColPublishTime {
+			return nil, fmt.Errorf("the query does not carry source positions (its source is not a Pulsar topic?)")
+		}
+		mp.tracked, mp.partCol, mp.idCol, mp.pubCol = true, n-3, n-2, n-1
+		if src.Field(n-3).Type.ID() != arrow.INT32 || src.Field(n-2).Type.ID() != arrow.STRING || src.Field(n-1).Type.ID() != arrow.TIMESTAMP {
+			return nil, fmt.Errorf("unexpected tracking column types")
+		}
+	}
+	fields := target.Fields()
+	pos := make([]int, len(fields))
+	for i := range pos {
+		pos[i] = -1
+	}
+	if p.columns == nil {
+		if len(data) != len(fields) {
+			return nil, fmt.Errorf("table %q has %d columns but the query gives %d", p.table, len(fields), len(data))
+		}
+		copy(pos, data)
+	} else {
+		if len(p.columns) != len(data) {
+			return nil, fmt.Errorf("%d columns named but the query gives %d", len(p.columns), len(data))
+		}
+		for k, name := range p.columns {
+			found := false
+			for i, f := range fields {
+				if strings.EqualFold(f.Name, name) {
+					pos[i], found = data[k], true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("unknown column %q in table %q", name, p.table)
+			}
+		}
+	}
+	for i, f := range fields {
+		var e expr.Expr
+		if pos[i] < 0 {
+			if !f.Nullable {
+				return nil, fmt.Errorf("column %q has no default value and cannot be NULL", f.Name)
+			}
+			e = &expr.Literal{T: f.Type}
+		} else {
+			sf := src.Field(pos[i])
+			e = &expr.Column{Index: pos[i], Name: sf.Name, T: sf.Type}
+			if !arrow.TypeEqual(sf.Type, f.Type) {
+				c, err := expr.NewCast(e, f.Type)
+				if err != nil {
+					return nil, fmt.Errorf("column %q is %s but the value is %s: %w", f.Name, expr.TypeName(f.Type), expr.TypeName(sf.Type), err)
+				}
+				e = c
+			}
+		}
+		ev, err := expr.Compile(e, mem)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", f.Name, err)
+		}
+		mp.evs = append(mp.evs, ev)
+	}
+	return mp, nil
+}
+
+func (mp *mapper) release() {}
+
+func (mp *mapper) apply(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, len(mp.evs))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, ev := range mp.evs {
+		c, err := ev.Eval(ctx, rec)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", mp.target.Field(i).Name, err)
+		}
+		if !mp.target.Field(i).Nullable && c.NullN() > 0 {
+			c.Release()
+			return nil, fmt.Errorf("column %q cannot be NULL", mp.target.Field(i).Name)
+		}
+		cols[i] = c
+	}
+	return array.NewRecordBatch(mp.target, cols, rec.NumRows()), nil
+}
