@@ -206,6 +206,18 @@ func resolveCompare(name string, args []Expr) ([]Expr, arrow.DataType, error) {
 	if arrow.TypeEqual(a.Type(), b.Type()) && compareNative(a.Type()) {
 		return args, tBool, nil
 	}
+	// A DECIMAL column against a number literal that its type holds
+	// exactly compares in the column's type (no per-batch column cast).
+	if l, ok := b.(*Literal); ok && isDecimal(a.Type()) {
+		if nb, ok := exactDecimalLiteral(l, a.Type().(*arrow.Decimal128Type)); ok {
+			return []Expr{a, nb}, tBool, nil
+		}
+	}
+	if l, ok := a.(*Literal); ok && isDecimal(b.Type()) {
+		if na, ok := exactDecimalLiteral(l, b.Type().(*arrow.Decimal128Type)); ok {
+			return []Expr{na, b}, tBool, nil
+		}
+	}
 	t, err := commonCompareType(name, a.Type(), b.Type())
 	if err != nil {
 		return nil, nil, err
@@ -648,4 +660,25 @@ func dateVsDatetime(t arrow.DataType, args ...Expr) arrow.DataType {
 		}
 	}
 	return t
+}
+
+// exactDecimalLiteral converts an integer or decimal literal to t when the
+// value is represented exactly (no rounding, within precision).
+func exactDecimalLiteral(l *Literal, t *arrow.Decimal128Type) (*Literal, bool) {
+	if l.Value == nil || !(isInteger(l.T) || isDecimal(l.T)) {
+		return nil, false
+	}
+	if d, ok := l.T.(*arrow.Decimal128Type); ok && d.Scale > t.Scale {
+		// Would need rounding unless the extra digits are zero; keep it simple.
+		v := l.Value.(decimal128.Num)
+		_, rem := v.Div(decimal128.FromU64(1).IncreaseScaleBy(d.Scale - t.Scale))
+		if rem.Sign() != 0 {
+			return nil, false
+		}
+	}
+	c, err := foldLiteralCast(l, t)
+	if err != nil {
+		return nil, false
+	}
+	return c, true
 }

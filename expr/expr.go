@@ -70,6 +70,9 @@ func (l *Literal) String() string {
 	if s, ok := l.Value.(string); ok {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
+	if s, ok := literalSQL(l); ok {
+		return s
+	}
 	return fmt.Sprint(l.Value)
 }
 

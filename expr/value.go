@@ -386,3 +386,23 @@ func fromMicros(v int64, u arrow.TimeUnit) int64 {
 	}
 	return v
 }
+
+// literalSQL renders decimal, temporal and binary literals as SQL text
+// (5.00, DATE '2024-01-02', TIMESTAMP '2024-01-02 03:04:05', X'FF').
+func literalSQL(l *Literal) (string, bool) {
+	switch v := l.Value.(type) {
+	case decimal128.Num:
+		if d, ok := l.T.(*arrow.Decimal128Type); ok {
+			return v.ToString(d.Scale), true
+		}
+	case arrow.Date32:
+		return "DATE '" + formatDate(int64(v)) + "'", true
+	case arrow.Time64:
+		return "TIME '" + formatTime(int64(v)) + "'", true
+	case arrow.Timestamp:
+		return "TIMESTAMP '" + formatTimestamp(int64(v)) + "'", true
+	case []byte:
+		return "X'" + strings.ToUpper(hex.EncodeToString(v)) + "'", true
+	}
+	return "", false
+}
