@@ -17,6 +17,8 @@ import (
 	"github.com/magnetar-sql/magnetar/expr"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 	"github.com/magnetar-sql/magnetar/jobs"
+	"github.com/magnetar-sql/magnetar/sql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
 )
 
 type env struct {
@@ -259,5 +261,42 @@ func TestJobRejectsBadStatements(t *testing.T) {
 	}
 	if err := m.Create(e.ctx, "ok", e.ns, copySQL, nil); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("duplicate: %v", err)
+	}
+}
+
+func TestJobOverPartitionedSourceRestarts(t *testing.T) {
+	e := newEnv(t)
+	e.run("CREATE TABLE src (id BIGINT, v VARCHAR(10)) COMMENT 'partitions=3'; CREATE TABLE dst (id BIGINT, v VARCHAR(12))")
+	if tb, err := e.cat.Table(e.ctx, e.ns, "src"); err != nil || tb.(*cpulsar.Table).Partitions() != 3 {
+		t.Fatalf("src: %v", err)
+	}
+	e.insertRange(1, 30)
+	m := e.manager()
+	// A continuous INSERT ... SELECT in a session becomes a job named by
+	// the magnetar.job_name setting.
+	e.run("SET magnetar.job_name = 'pcopy'")
+	stmts, err := sql.Parse(copySQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.s.StartJob(e.ctx, &stmts[0], stmts[0].Node.(*ast.InsertStmt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "JOB pcopy" {
+		t.Fatalf("status %q", res.Status)
+	}
+	same(t, e.waitRows(30), expected(1, 30))
+	m.Close()
+	e.insertRange(31, 60)
+	m2 := e.manager()
+	defer m2.Close()
+	// Every partition resumes after its own recorded position.
+	same(t, e.waitRows(60), expected(1, 60))
+	time.Sleep(500 * time.Millisecond)
+	same(t, e.run("SELECT id, v FROM dst"), expected(1, 60))
+	info, err := m2.Job("pcopy")
+	if err != nil || info.RowsOut != 60 {
+		t.Fatalf("job info %+v %v", info, err)
 	}
 }
