@@ -636,6 +636,9 @@ func (e *arithEval) decimal(a, b arrow.Array) (arrow.Array, error) {
 		rt = e.t.(*arrow.Decimal128Type)
 	}
 	n := a.Len()
+	pa := e.ta.(*arrow.Decimal128Type).Precision
+	pb := e.tb.(*arrow.Decimal128Type).Precision
+	fastMul := pa+pb <= 38 && sa+sb == rt.Scale
 	bld := array.NewDecimal128Builder(e.mem, rt)
 	defer bld.Release()
 	bld.Reserve(n)
@@ -652,6 +655,11 @@ func (e *arithEval) decimal(a, b arrow.Array) (arrow.Array, error) {
 		case "-":
 			r = x.Sub(y)
 		case "*":
+			if fastMul {
+				// Both operands fit 38 digits together: exact in 128 bits.
+				r = x.Mul(y)
+				break
+			}
 			p := new(big.Int).Mul(x.BigInt(), y.BigInt())
 			if drop := sa + sb - rt.Scale; drop > 0 {
 				p = roundBigDiv(p, pow10Big(drop))

@@ -589,11 +589,31 @@ func decOutOfRange(t *arrow.Decimal128Type, v string) error {
 }
 
 func castToDecimal(in arrow.Array, to *arrow.Decimal128Type, mem memory.Allocator) (arrow.Array, error) {
+	// Numbers: widen to the canonical BIGINT / BIGINT UNSIGNED / DOUBLE
+	// array first so the loop reads typed values.
+	from := in.DataType()
+	var canon arrow.DataType
+	switch {
+	case isSigned(from) && from.ID() != arrow.INT64:
+		canon = tInt64
+	case isUnsigned(from) && from.ID() != arrow.UINT64:
+		canon = tUint64
+	case from.ID() == arrow.FLOAT32:
+		canon = tFloat
+	}
+	if canon != nil {
+		w, err := convertNumeric(in, canon, mem)
+		if err != nil {
+			return nil, err
+		}
+		defer w.Release()
+		in = w
+	}
 	n := in.Len()
 	b := array.NewDecimal128Builder(mem, to)
 	defer b.Release()
 	b.Reserve(n)
-	from := in.DataType()
+	from = in.DataType()
 	for i := 0; i < n; i++ {
 		if in.IsNull(i) {
 			b.AppendNull()
@@ -611,20 +631,20 @@ func castToDecimal(in arrow.Array, to *arrow.Decimal128Type, mem memory.Allocato
 			} else if isTemporal(from) {
 				x = temporalNumber(Scalar(in, i))
 			} else {
-				x = Scalar(in, i).(int64)
+				x = in.(*array.Int64).Value(i)
 			}
 			v = decimal128.FromI64(x).IncreaseScaleBy(to.Scale)
 			if !v.FitsInPrecision(to.Precision) {
 				err = decOutOfRange(to, strconv.FormatInt(x, 10))
 			}
 		case isUnsigned(from):
-			x := Scalar(in, i).(uint64)
+			x := in.(*array.Uint64).Value(i)
 			v = decimal128.FromU64(x).IncreaseScaleBy(to.Scale)
 			if !v.FitsInPrecision(to.Precision) {
 				err = decOutOfRange(to, strconv.FormatUint(x, 10))
 			}
 		case isFloat(from):
-			f := Scalar(in, i).(float64)
+			f := in.(*array.Float64).Value(i)
 			v, err = decimal128.FromFloat64(f, to.Precision, to.Scale)
 			if err != nil {
 				err = decOutOfRange(to, formatFloat(f, 64))

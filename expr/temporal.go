@@ -18,6 +18,9 @@ const (
 
 // castToTemporal converts to DATE, TIME or TIMESTAMP.
 func castToTemporal(ctx context.Context, in arrow.Array, to arrow.DataType, mem memory.Allocator) (arrow.Array, error) {
+	if out, ok := fastTemporalCast(in, to, mem); ok {
+		return out, nil
+	}
 	n := in.Len()
 	b := array.NewBuilder(mem, to)
 	defer b.Release()
@@ -311,4 +314,44 @@ func parseTimeOfDay(s string) (int64, bool) {
 		total = -total
 	}
 	return total, true
+}
+
+// fastTemporalCast handles the common DATE ⇄ TIMESTAMP and timestamp unit
+// conversions with typed loops.
+func fastTemporalCast(in arrow.Array, to arrow.DataType, mem memory.Allocator) (arrow.Array, bool) {
+	n := in.Len()
+	tt, toTS := to.(*arrow.TimestampType)
+	switch from := in.DataType().(type) {
+	case *arrow.Date32Type:
+		if !toTS {
+			return nil, false
+		}
+		mul := fromMicros(usPerDay, tt.Unit)
+		src := values[int32](in)
+		buf, dst := allocFixed[int64](mem, n)
+		for i, d := range src {
+			dst[i] = int64(d) * mul
+		}
+		validity, nulls := andValidity(mem, n, in)
+		return makeArray(to, n, validity, buf, nulls), true
+	case *arrow.TimestampType:
+		src := values[int64](in)
+		switch {
+		case toTS:
+			buf, dst := allocFixed[int64](mem, n)
+			for i, v := range src {
+				dst[i] = fromMicros(toMicros(v, from.Unit), tt.Unit)
+			}
+			validity, nulls := andValidity(mem, n, in)
+			return makeArray(to, n, validity, buf, nulls), true
+		case to.ID() == arrow.DATE32:
+			buf, dst := allocFixed[int32](mem, n)
+			for i, v := range src {
+				dst[i] = int32(floorDiv(toMicros(v, from.Unit), usPerDay))
+			}
+			validity, nulls := andValidity(mem, n, in)
+			return makeArray(to, n, validity, buf, nulls), true
+		}
+	}
+	return nil, false
 }
