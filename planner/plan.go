@@ -303,7 +303,8 @@ func NewJoin(left, right Node, typ JoinType, lk, rk []expr.Expr, residual expr.E
 
 func joinCols(l, r []Col, typ JoinType) []Col {
 	if typ == exec.SemiJoin || typ == exec.AntiJoin {
-		return l
+		// A copy: the join marks columns hidden without touching its input.
+		return append([]Col(nil), l...)
 	}
 	out := make([]Col, 0, len(l)+len(r))
 	out = append(out, l...)
