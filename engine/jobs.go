@@ -45,11 +45,16 @@ func (e *Engine) Jobs() *jobs.Manager {
 	return nil
 }
 
-// JobRunner returns the jobs.Runner binding job queries against the
-// engine's catalog seen through jobs.TrackingCatalog, in continuous mode.
+// JobRunner returns the jobs.Runner binding job queries in continuous mode
+// against the engine's catalog, seen through jobs.TrackingCatalog for
+// queries that track source positions.
 func (e *Engine) JobRunner() jobs.Runner {
-	je := New(jobs.TrackingCatalog(e.cat), e.opts)
-	return func(ctx context.Context, db, query string, settings map[string]string) (exec.Operator, error) {
+	tracking := New(jobs.TrackingCatalog(e.cat), e.opts)
+	return func(ctx context.Context, db, query string, settings map[string]string, track bool) (exec.Operator, error) {
+		je := e
+		if track {
+			je = tracking
+		}
 		s := je.NewSession()
 		s.db = db
 		for k, v := range settings {

@@ -144,7 +144,7 @@ func (j *job) run(ctx context.Context) error {
 			settings["start"] = "earliest"
 		}
 	}
-	op, err := m.cfg.Runner(ctx, db, p.query, settings)
+	op, err := m.cfg.Runner(ctx, db, p.query, settings, p.tracked)
 	if err != nil {
 		return err
 	}

@@ -300,3 +300,46 @@ func TestJobOverPartitionedSourceRestarts(t *testing.T) {
 		t.Fatalf("job info %+v %v", info, err)
 	}
 }
+
+func TestStatefulJobUpsertsIntoKeyedTable(t *testing.T) {
+	e := newEnv(t)
+	e.run("CREATE TABLE src (id BIGINT, v VARCHAR(10)); CREATE TABLE agg (k BIGINT PRIMARY KEY, n BIGINT)")
+	e.insertRange(1, 10)
+	m := e.manager()
+	defer m.Close()
+	if err := m.Create(e.ctx, "counts", e.ns, "INSERT INTO agg SELECT id % 3, count(*) FROM src GROUP BY id % 3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := m.Job("counts"); info.Tracked {
+		t.Fatal("a GROUP BY job cannot track source positions")
+	}
+	// The latest value per key (by __key) is the count.
+	want := []string{"0|3", "1|4", "2|3"}
+	deadline := time.Now().Add(30 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		got = latestByKey(e.run("SELECT k, n FROM agg"))
+		if strings.Join(got, ",") == strings.Join(want, ",") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	same(t, got, want)
+}
+
+// latestByKey keeps the largest n per k (counts only grow here).
+func latestByKey(rows []string) []string {
+	best := map[string]string{}
+	for _, r := range rows {
+		k, n, _ := strings.Cut(r, "|")
+		if cur, ok := best[k]; !ok || len(n) > len(cur) || (len(n) == len(cur) && n > cur) {
+			best[k] = n
+		}
+	}
+	var out []string
+	for k, n := range best {
+		out = append(out, k+"|"+n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -70,9 +70,10 @@ var (
 )
 
 // Runner binds and opens query (a SELECT) in database db with the given
-// session settings, in continuous mode, over TrackingCatalog(catalog). The
-// engine provides it (engine.(*Engine).JobRunner).
-type Runner func(ctx context.Context, db, query string, settings map[string]string) (exec.Operator, error)
+// session settings, in continuous mode, over the catalog, or over
+// TrackingCatalog(catalog) when track is set. The engine provides it
+// (engine.(*Engine).JobRunner).
+type Runner func(ctx context.Context, db, query string, settings map[string]string, track bool) (exec.Operator, error)
 
 // Config says where jobs live and how they run.
 type Config struct {
@@ -252,7 +253,7 @@ func (m *Manager) Create(ctx context.Context, name, db, insert string, settings 
 		return fmt.Errorf("jobs: table %q does not accept INSERT", p.table)
 	}
 	// Bind once now so a job that cannot run is refused at once.
-	op, err := m.cfg.Runner(ctx, db, p.query, withoutMode(settings))
+	op, err := m.cfg.Runner(ctx, db, p.query, withoutMode(settings), p.tracked)
 	if err != nil {
 		return fmt.Errorf("jobs: job %s: %w", name, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/magnetar-sql/magnetar/catalog"
+	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/sql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -128,8 +129,24 @@ func (r *renamed) Next(ctx context.Context) (exec.Message, error) {
 	return m, nil
 }
 
-// Unwrap returns the scan operator (for warnings, progress, hooks).
+// Unwrap returns the scan operator.
 func (r *renamed) Unwrap() exec.Operator { return r.Operator }
+
+// SetWatermarkFunc forwards the streaming engine's watermark hook to the
+// Pulsar scan (batches keep their column order, only names differ).
+func (r *renamed) SetWatermarkFunc(f cpulsar.WatermarkFunc) {
+	if h, ok := r.Operator.(cpulsar.WatermarkHooker); ok {
+		h.SetWatermarkFunc(f)
+	}
+}
+
+// Warnings forwards the scan's warnings (undecodable messages).
+func (r *renamed) Warnings() []string {
+	if w, ok := r.Operator.(cpulsar.Warner); ok {
+		return w.Warnings()
+	}
+	return nil
+}
 
 // insertPlan is a job's INSERT taken apart.
 type insertPlan struct {
