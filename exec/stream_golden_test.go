@@ -7,7 +7,8 @@ package exec_test
 // checks that the folded changelog of each run equals the expected rows.
 // Cases whose operators can all snapshot their state run twice more with a
 // checkpoint (snapshot, rebuild, restore) at every segment break.
-// See testdata/stream/README.md for the syntax.
+// See testdata/stream/README.md for the syntax. STREAM_GOLDEN_LOG=1 logs
+// every run's changelog (go test -v).
 
 import (
 	"bufio"
@@ -471,6 +472,16 @@ func (c *goldenCase) run(t *testing.T, batchSize int, checkpoint bool) (_ []stri
 		}
 		t.Logf("batch size %d: checkpoint %d restored", batchSize, m.Barrier)
 	}
+	if os.Getenv("STREAM_GOLDEN_LOG") != "" {
+		for _, m := range msgs {
+			if m.Kind == exec.MsgWatermark {
+				t.Logf("wm %s", time.Duration(m.Watermark)*time.Microsecond)
+			}
+			for i := 0; m.Kind == exec.MsgBatch && i < int(m.Batch.Rec.NumRows()); i++ {
+				t.Logf("%s %s", m.Batch.Op(i), stRow(m.Batch.Rec, i))
+			}
+		}
+	}
 	got, err := foldRows(msgs)
 	var late int64
 	for _, lc := range p.counters {
@@ -544,7 +555,12 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 		if err != nil {
 			return nil, err
 		}
-		return exec.NewWindowAggregate(child, spec, groups, names, aggs, mem)
+		w, err := exec.NewWindowAggregate(child, spec, groups, names, aggs, mem)
+		if err != nil {
+			return nil, err
+		}
+		w.SetRetractable(op.args["retract"] == "true")
+		return w, nil
 	case "dedup":
 		keys, err := a.cols("keys")
 		if err != nil {

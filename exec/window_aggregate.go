@@ -175,11 +175,12 @@ type WindowAggregate struct {
 	lo, hi   []winKey
 	sess     *sessions
 
-	wm      int64
-	late    int64
-	pending []Message
-	done    bool
-	scratch []int64
+	wm          int64
+	late        int64
+	retractable bool
+	pending     []Message
+	done        bool
+	scratch     []int64
 }
 
 type winKey struct{ start, end int64 }
@@ -189,6 +190,7 @@ type pane struct {
 	winKey
 	g       grouper
 	accs    []accumulator
+	rows    []int64 // per group, net of retractions
 	emitted bool
 }
 
@@ -302,7 +304,7 @@ func (w *WindowAggregate) newPane(k winKey) (*pane, error) {
 func (w *WindowAggregate) newAccs() ([]accumulator, error) {
 	accs := make([]accumulator, len(w.aggs))
 	for i, a := range w.aggs {
-		acc, err := newAccumulator(a.Func, a.Distinct, w.argTypes[i], w.mem, false)
+		acc, err := newAccumulator(a.Func, a.Distinct, w.argTypes[i], w.mem, w.retractable)
 		if err != nil {
 			return nil, err
 		}
@@ -367,8 +369,11 @@ func (w *WindowAggregate) Next(ctx context.Context) (Message, error) {
 
 // consume folds one batch into the windows' states.
 func (w *WindowAggregate) consume(ctx context.Context, b Batch) error {
-	if !b.AppendOnly() {
-		return fmt.Errorf("input must be append-only (got a retraction)")
+	ops := b.Ops
+	if b.AppendOnly() {
+		ops = nil
+	} else if !w.retractable || w.sess != nil {
+		return fmt.Errorf("input has retractions: session windows take append-only input, other windows need SetRetractable")
 	}
 	rec := b.Rec
 	n := int(rec.NumRows())
@@ -406,7 +411,7 @@ func (w *WindowAggregate) consume(ctx context.Context, b Batch) error {
 	w.assign(tsArr, ts[:n])
 	for i := range w.assigned {
 		wr := &w.assigned[i]
-		if err := w.update(wr, keys, args, n); err != nil {
+		if err := w.update(wr, keys, args, n, ops); err != nil {
 			return err
 		}
 	}
@@ -520,8 +525,9 @@ func (w *WindowAggregate) isLate(k winKey) bool {
 	return w.wm != math.MinInt64 && k.end+w.lateness <= w.wm
 }
 
-// update aggregates the rows wr of the batch into their window.
-func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow.Array, n int) error {
+// update aggregates the rows wr of the batch (change kinds ops, nil for all
+// inserts) into their window.
+func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow.Array, n int, ops []ChangeKind) error {
 	p := w.panes[wr.key]
 	if p == nil {
 		var err error
@@ -549,6 +555,13 @@ func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow
 			}
 		}
 		args = taken
+		if ops != nil {
+			sub := make([]ChangeKind, n)
+			for j, i := range wr.sel {
+				sub[j] = ops[i]
+			}
+			ops = sub
+		}
 	}
 	before := p.g.numGroups()
 	gids := p.g.lookup(keys, n, nil)
@@ -556,14 +569,23 @@ func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow
 	for _, a := range p.accs {
 		a.resize(ng)
 	}
+	p.rows = growSlice(p.rows, ng)
+	var touched []uint32
+	if p.emitted || ops != nil {
+		seen := map[uint32]bool{}
+		for _, g := range gids {
+			if !seen[g] {
+				seen[g] = true
+				touched = append(touched, g)
+			}
+		}
+	}
+	// A late update of an emitted window retracts the groups' old rows.
 	var old []arrow.Array
 	var oldSel []uint32
 	if p.emitted {
-		// A late update of an emitted window: retract the groups' old rows.
-		seen := map[uint32]bool{}
-		for _, g := range gids {
-			if int(g) < before && !seen[g] {
-				seen[g] = true
+		for _, g := range touched {
+			if int(g) < before && p.rows[g] > 0 {
 				oldSel = append(oldSel, g)
 			}
 		}
@@ -572,27 +594,79 @@ func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow
 		}
 	}
 	for i, a := range p.accs {
-		if err := a.update(args[i], gids, nil); err != nil {
+		if err := a.update(args[i], gids, ops); err != nil {
 			releaseArrays(old)
 			return err
 		}
 	}
-	if !p.emitted {
-		return nil
+	for i, g := range gids {
+		p.rows[g] += delta(ops, i)
 	}
-	if len(oldSel) > 0 {
-		w.emitCols(old, UpdateBefore)
-		w.emitCols(w.paneColumns(p, oldSel), UpdateAfter)
-	}
-	if ng > before {
-		sel := make([]uint32, 0, ng-before)
-		for g := before; g < ng; g++ {
-			sel = append(sel, uint32(g))
+	for _, g := range touched {
+		if p.rows[g] < 0 {
+			releaseArrays(old)
+			return fmt.Errorf("retraction of a row that was never added (window %s)", w.windowString(p.winKey))
 		}
-		w.emitCols(w.paneColumns(p, sel), Insert)
+	}
+	if p.emitted {
+		w.emitLateChanges(p, touched, old, oldSel)
+	}
+	for _, g := range touched {
+		if p.rows[g] == 0 {
+			for _, a := range p.accs {
+				a.reset(g)
+			}
+		}
 	}
 	return nil
 }
+
+// emitLateChanges emits what a late batch changed in an emitted window: the
+// old rows of the groups that had rows (old, for oldSel) as -U, or -D when
+// the group is now empty, then the new rows as +U, or +I for groups that
+// had none.
+func (w *WindowAggregate) emitLateChanges(p *pane, touched []uint32, old []arrow.Array, oldSel []uint32) {
+	wasLive := map[uint32]bool{}
+	var oldOps []ChangeKind
+	for _, g := range oldSel {
+		wasLive[g] = true
+		if p.rows[g] > 0 {
+			oldOps = append(oldOps, UpdateBefore)
+		} else {
+			oldOps = append(oldOps, Delete)
+		}
+	}
+	if len(oldSel) > 0 {
+		w.emitColsOps(old, oldOps)
+	}
+	var newSel []uint32
+	var newOps []ChangeKind
+	for _, g := range touched {
+		if p.rows[g] == 0 {
+			continue
+		}
+		newSel = append(newSel, g)
+		if wasLive[g] {
+			newOps = append(newOps, UpdateAfter)
+		} else {
+			newOps = append(newOps, Insert)
+		}
+	}
+	if len(newSel) > 0 {
+		w.emitColsOps(w.paneColumns(p, newSel), newOps)
+	}
+}
+
+func (w *WindowAggregate) windowString(k winKey) string {
+	return fmt.Sprintf("[%s, %s)", time.UnixMicro(k.start).UTC().Format(time.RFC3339Nano), time.UnixMicro(k.end).UTC().Format(time.RFC3339Nano))
+}
+
+// SetRetractable lets the operator take a changelog input (deletes and
+// updates, e.g. from a keep-last deduplication): MIN and MAX then keep
+// value counts so they can forget a value, each group counts its rows and
+// a group whose rows are all retracted disappears. Session windows take
+// append-only input only. Call it before Open.
+func (w *WindowAggregate) SetRetractable(on bool) { w.retractable = on }
 
 func takeArrays(mem memory.Allocator, as []arrow.Array, sel []int32) ([]arrow.Array, error) {
 	out := make([]arrow.Array, len(as))
@@ -623,17 +697,22 @@ func (w *WindowAggregate) paneColumns(p *pane, sel []uint32) []arrow.Array {
 
 // emitCols queues a batch of cols (taking ownership) with every row of kind k.
 func (w *WindowAggregate) emitCols(cols []arrow.Array, k ChangeKind) {
-	n := cols[0].Len()
-	rec := array.NewRecordBatch(w.schema, cols, int64(n))
-	releaseArrays(cols)
 	var ops []ChangeKind
 	if k != Insert {
-		ops = make([]ChangeKind, n)
+		ops = make([]ChangeKind, cols[0].Len())
 		for i := range ops {
 			ops[i] = k
 		}
 	}
-	w.pending = append(w.pending, BatchMsg(rec, ops))
+	w.emitColsOps(cols, ops)
+}
+
+// emitColsOps queues a batch of cols (taking ownership) with the given
+// change kinds (nil: all inserts).
+func (w *WindowAggregate) emitColsOps(cols []arrow.Array, ops []ChangeKind) {
+	rec := array.NewRecordBatch(w.schema, cols, int64(cols[0].Len()))
+	releaseArrays(cols)
+	w.pending = append(w.pending, BatchMsg(rec, opsOrNil(ops)))
 }
 
 func constTimestamp(mem memory.Allocator, v int64, n int) arrow.Array {
@@ -667,8 +746,20 @@ func (w *WindowAggregate) fire(end bool) error {
 	})
 	for _, p := range ready {
 		p.emitted = true
+		var sel []uint32 // nil: every group (all have rows unless retractable)
+		if w.retractable {
+			sel = []uint32{}
+			for g, r := range p.rows[:p.g.numGroups()] {
+				if r > 0 {
+					sel = append(sel, uint32(g))
+				}
+			}
+			if len(sel) == 0 {
+				continue
+			}
+		}
 		if p.g.numGroups() > 0 {
-			w.emitCols(w.paneColumns(p, nil), Insert)
+			w.emitCols(w.paneColumns(p, sel), Insert)
 		}
 	}
 	for k, p := range w.panes {
