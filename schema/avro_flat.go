@@ -71,6 +71,11 @@ type avroFlatDecoder struct {
 	nulls    []bool
 	buf      []byte
 	bound    []array.Builder
+
+	// The BatchBuilder form (avro_batch.go), compiled on first use.
+	bf     []batchField
+	consts []batchConst
+	bbound *BatchBuilder
 }
 
 // forceGeneral disables the flat path (tests compare both paths).

@@ -55,7 +55,16 @@
 //     and checks the Avro binary and records values on a reusable tape of uint64, the second
 //     drains the tape into the builders and cannot fail.
 //
-// Neither allocates per row. JSON payloads are checked by a first pass and appended by a second
+// Neither allocates per row.
+//
+// Source operators append through a [BatchBuilder] instead of a RecordBuilder: for a target of
+// flat columns it keeps its own column buffers (allocated from its allocator and handed to the
+// batch's arrays without a copy), and a flat-path decoder writes each field straight into them in
+// a single pass (one switch over field ops, a loop-free varint reader, validity bitmaps created
+// only when a null appears, capacity reserved from the previous batch). A row is committed by
+// moving the row count, so a failed payload still leaves nothing behind. Other decoders fill the
+// same BatchBuilder through a one-row RecordBuilder and a copy, so rows of several writer schema
+// versions can share a batch. JSON payloads are checked by a first pass and appended by a second
 // run of the same code. Strings are not checked for UTF-8 validity. Target fields that are not
 // nullable still receive null when the writer has no value and no default.
 //

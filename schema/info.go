@@ -128,6 +128,8 @@ type decoder struct {
 	ncols   int
 	target  *arrow.Schema
 	checked *array.RecordBuilder // last builder whose column types were checked
+
+	checkedBatch *BatchBuilder // last BatchBuilder whose column types were checked
 }
 
 func (d *decoder) Append(b *array.RecordBuilder, key, payload []byte) error {
