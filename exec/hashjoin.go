@@ -261,7 +261,11 @@ func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 func (j *HashJoin) startSymmetric(ctx context.Context, recs []arrow.RecordBatch) error {
 	j.sym = true
 	j.lastWM = minInt64
-	j.sides = [2]*symSide{newSymSide(j.lkEvs), newSymSide(j.rkEvs)}
+	lt, rt := make([]arrow.DataType, len(j.leftKeys)), make([]arrow.DataType, len(j.rightKeys))
+	for i := range j.leftKeys {
+		lt[i], rt[i] = j.leftKeys[i].Type(), j.rightKeys[i].Type()
+	}
+	j.sides = [2]*symSide{newSymSide(j.lkEvs, lt), newSymSide(j.rkEvs, rt)}
 	for _, r := range recs {
 		err := j.symBatch(ctx, 1, r)
 		r.Release()

@@ -86,3 +86,7 @@ func sortStrings(s []string) []string {
 	sort.Strings(s)
 	return s
 }
+
+func exectestSource(s *arrow.Schema, msgs []exec.Message) exec.Operator {
+	return exectest.NewSource(s, msgs...)
+}

@@ -2,17 +2,26 @@ package exec
 
 import (
 	"context"
+	"math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/magnetar-sql/magnetar/expr"
 )
 
 // symSide is one input of a symmetric hash join: every batch seen so far
-// and a hash index from serialized key to the rows holding it.
+// and a hash index from key to the rows holding it. The index is free of
+// Go pointers (chains of int32 entry ids), so a large join state costs the
+// garbage collector nothing to scan: one integer key uses map[int64]int32,
+// other keys a map from the serialized key to the chain head.
 type symSide struct {
 	keyEvs  []expr.Evaluator
+	intKey  bool
 	batches []arrow.RecordBatch
-	index   map[string][]symRef
+	heads   *i64Index
+	sheads  map[string]int32
+	refs    []symRef // entry id -> row
+	next    []int32  // entry id -> previous entry with the same key, or -1
+
 	rows    [][]byte
 	i64     []int64
 	u64     []uint64
@@ -25,8 +34,15 @@ type symSide struct {
 
 type symRef struct{ batch, row int32 }
 
-func newSymSide(evs []expr.Evaluator) *symSide {
-	return &symSide{keyEvs: evs, index: map[string][]symRef{}, wm: minInt64}
+func newSymSide(evs []expr.Evaluator, keyTypes []arrow.DataType) *symSide {
+	s := &symSide{keyEvs: evs, wm: minInt64}
+	if len(keyTypes) == 1 && kindOf(keyTypes[0]) == kInt {
+		s.intKey = true
+		s.heads = newI64Index()
+	} else {
+		s.sheads = map[string]int32{}
+	}
+	return s
 }
 
 func (s *symSide) release() {
@@ -34,7 +50,7 @@ func (s *symSide) release() {
 		b.Release()
 	}
 	s.batches = nil
-	s.index = nil
+	s.heads, s.sheads = nil, nil
 }
 
 // symMatch is a match of row `row` of the arriving batch with a stored row.
@@ -52,19 +68,117 @@ func (s *symSide) add(ctx context.Context, rec arrow.RecordBatch, other *symSide
 	}
 	defer releaseArrays(keys)
 	n := int(rec.NumRows())
-	s.rows = encodeRows(keys, n, s.rows, &s.i64, &s.u64, &s.f64, &s.strs)
 	bi := int32(len(s.batches))
 	rec.Retain()
 	s.batches = append(s.batches, rec)
 	var out []symMatch
+	if s.intKey {
+		key := keys[0]
+		vals := int64sOf(key, s.i64)
+		if cap(vals) <= cap(s.i64) {
+			s.i64 = vals
+		}
+		nulls := key.NullN() > 0
+		for i, k := range vals[:n] {
+			if nulls && key.IsNull(i) {
+				continue
+			}
+			for e := other.heads.get(k); e >= 0; e = other.next[e] {
+				out = append(out, symMatch{int32(i), other.refs[e]})
+			}
+			slot := s.heads.slot(k)
+			*slot = s.push(bi, i, *slot)
+		}
+		return out, nil
+	}
+	s.rows = encodeRows(keys, n, s.rows, &s.i64, &s.u64, &s.f64, &s.strs)
 	for i, r := range s.rows {
 		if !rowValid(keys, i) {
 			continue
 		}
-		for _, ref := range other.index[string(r)] {
-			out = append(out, symMatch{int32(i), ref})
+		if h, ok := other.sheads[string(r)]; ok {
+			for e := h; e >= 0; e = other.next[e] {
+				out = append(out, symMatch{int32(i), other.refs[e]})
+			}
 		}
-		s.index[string(r)] = append(s.index[string(r)], symRef{bi, int32(i)})
+		h, ok := s.sheads[string(r)]
+		if !ok {
+			h = -1
+		}
+		s.sheads[string(r)] = s.push(bi, i, h)
 	}
 	return out, nil
+}
+
+// push records row (batch, row) as a new entry chained to prev.
+func (s *symSide) push(batch int32, row int, prev int32) int32 {
+	e := int32(len(s.refs))
+	s.refs = append(s.refs, symRef{batch, int32(row)})
+	s.next = append(s.next, prev)
+	return e
+}
+
+// i64Index maps int64 keys to an int32 (a chain head; -1 when absent):
+// open addressing with linear probing and Fibonacci hashing, as in
+// int64Grouper, without Go pointers.
+type i64Index struct {
+	slots []i64IndexSlot
+	shift uint
+	used  int
+}
+
+type i64IndexSlot struct {
+	key  int64
+	val  int32
+	used bool
+}
+
+func newI64Index() *i64Index {
+	x := &i64Index{}
+	x.resize(1 << 10)
+	return x
+}
+
+func (x *i64Index) resize(n int) {
+	old := x.slots
+	x.slots = make([]i64IndexSlot, n)
+	x.shift = uint(64 - bits.TrailingZeros(uint(n)))
+	for _, s := range old {
+		if s.used {
+			*x.find(s.key) = s
+		}
+	}
+}
+
+// find returns the slot holding key or the empty slot where it belongs.
+func (x *i64Index) find(key int64) *i64IndexSlot {
+	mask := uint64(len(x.slots) - 1)
+	for idx := (uint64(key) * fib64) >> x.shift; ; idx = (idx + 1) & mask {
+		s := &x.slots[idx]
+		if !s.used || s.key == key {
+			return s
+		}
+	}
+}
+
+// get returns the value of key, or -1.
+func (x *i64Index) get(key int64) int32 {
+	if s := x.find(key); s.used {
+		return s.val
+	}
+	return -1
+}
+
+// slot returns a pointer to key's value, inserting -1 if absent. The
+// pointer is valid until the next call.
+func (x *i64Index) slot(key int64) *int32 {
+	if (x.used+1)*2 > len(x.slots) {
+		x.resize(len(x.slots) * 2)
+	}
+	s := x.find(key)
+	if !s.used {
+		s.used, s.key, s.val = true, key, -1
+		x.used++
+	}
+	return &s.val
 }
