@@ -19,7 +19,7 @@ import (
 // Conversions: numbers ⇄ numbers (float → integer rounds half away from
 // zero; out-of-range values are an error, as MySQL's strict mode), numbers
 // and temporals ⇄ strings, strings → numbers with MySQL's prefix rule
-// ('12abc' → 12, 'abc' → 0; MySQL would add a warning, we have no warning
+// ('12abc' → 12, '3.7' → 3, 'abc' → 0; MySQL would add a warning, we have no warning
 // channel), strings → DATE/TIME/TIMESTAMP (unparseable → NULL), DATE ⇄
 // TIMESTAMP, TIMESTAMP → TIME, TIME → TIMESTAMP (on the statement date),
 // DATE/TIMESTAMP → numbers as YYYYMMDD[hhmmss], anything → BOOLEAN
@@ -748,42 +748,26 @@ func parseFloatPrefix(s string) (float64, bool) {
 	return f, len(p) == len(strings.TrimSpace(s))
 }
 
-// parseIntPrefix parses an integer prefix; a fractional or exponent form
-// is rounded. ok is false only on overflow.
+// parseIntPrefix parses the integer prefix of s like MySQL's string →
+// integer conversion ('3.7' → 3, '12abc' → 12, 'abc' → 0). ok is false
+// only on overflow.
 func parseIntPrefix(s string) (int64, bool) {
-	p := numericPrefix(s, true)
+	p := numericPrefix(s, false)
 	if p == "" {
 		return 0, true
 	}
-	if v, err := strconv.ParseInt(p, 10, 64); err == nil {
-		return v, true
-	}
-	f, err := strconv.ParseFloat(p, 64)
-	if err != nil {
-		return 0, false
-	}
-	f = math.Round(f)
-	if f < -9.223372036854775808e18 || f >= 9.223372036854775807e18 {
-		return 0, false
-	}
-	return int64(f), true
+	v, err := strconv.ParseInt(p, 10, 64)
+	return v, err == nil
 }
 
 func parseUintPrefix(s string) (uint64, bool) {
-	p := numericPrefix(s, true)
-	if p == "" {
+	p := numericPrefix(s, false)
+	if p == "" || p == "-0" {
 		return 0, true
 	}
-	if v, err := strconv.ParseUint(strings.TrimPrefix(p, "+"), 10, 64); err == nil {
-		return v, true
-	}
-	f, err := strconv.ParseFloat(p, 64)
-	if err != nil {
+	if strings.HasPrefix(p, "-") {
 		return 0, false
 	}
-	f = math.Round(f)
-	if f < 0 || f >= 1.8446744073709551615e19 {
-		return 0, false
-	}
-	return uint64(f), true
+	v, err := strconv.ParseUint(strings.TrimPrefix(p, "+"), 10, 64)
+	return v, err == nil
 }

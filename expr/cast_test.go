@@ -35,7 +35,7 @@ func TestCasts(t *testing.T) {
 		want string
 		err  string
 	}{
-		{e: cast(t, s, tInt64), want: "12 4 0 NULL"},
+		{e: cast(t, s, tInt64), want: "12 3 0 NULL"},
 		{e: cast(t, s, tFloat), want: "12 3.7 0 NULL"},
 		{e: cast(t, s, d(5, 2)), want: "12.00 3.70 0.00 NULL"},
 		{e: cast(t, s, tBool), want: "true true false NULL"},
@@ -84,7 +84,8 @@ func TestLiteralCastsFold(t *testing.T) {
 		{Lit("20240102"), tDate, arrow.Date32(19724)},
 		{Lit("2024-02-30"), tDate, nil},
 		{Lit("12:34:56.5"), tTime, arrow.Time64(45296500000)},
-		{Lit("1.5"), tInt64, int64(2)},
+		{Lit("1.5"), tInt64, int64(1)},
+		{Lit("-7e3"), tInt64, int64(-7)},
 		{Lit(-1.5), tInt64, int64(-2)},
 		{Lit(1), tFloat, 1.0},
 		{Lit(true), tInt64, int64(1)},
