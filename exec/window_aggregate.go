@@ -599,8 +599,14 @@ func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow
 			return err
 		}
 	}
-	for i, g := range gids {
-		p.rows[g] += delta(ops, i)
+	if ops == nil {
+		for _, g := range gids {
+			p.rows[g]++
+		}
+	} else {
+		for i, g := range gids {
+			p.rows[g] += delta(ops, i)
+		}
 	}
 	for _, g := range touched {
 		if p.rows[g] < 0 {
