@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -450,8 +451,9 @@ func compareScalar(mem memory.Allocator, op cmpOp, a arrow.Array, c any) (arrow.
 		case string:
 			cv = x
 		}
+		cb := []byte(cv)
 		for i := 0; i < n; i++ {
-			if op.test(strings.Compare(string(s.Value(i)), cv)) {
+			if op.test(bytes.Compare(s.Value(i), cb)) {
 				bitutil.SetBit(out, i)
 			}
 		}
@@ -531,7 +533,7 @@ func compareArrays(mem memory.Allocator, op cmpOp, a, b arrow.Array) (arrow.Arra
 	case arrow.BINARY:
 		sa, sb := a.(*array.Binary), b.(*array.Binary)
 		for i := 0; i < n; i++ {
-			if op.test(strings.Compare(string(sa.Value(i)), string(sb.Value(i)))) {
+			if op.test(bytes.Compare(sa.Value(i), sb.Value(i))) {
 				bitutil.SetBit(out, i)
 			}
 		}

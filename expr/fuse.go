@@ -88,7 +88,10 @@ func (f *fuser) leaf(e Expr) *fnode {
 	if !isI64(e.Type()) && !isF64(e.Type()) {
 		return nil
 	}
-	if l, ok := e.(*Literal); ok && l.Value != nil {
+	if l, ok := e.(*Literal); ok && l.Value == nil {
+		return nil // NULL operands: the unfused operators short-cut to NULL
+	}
+	if l, ok := e.(*Literal); ok {
 		if v, ok := l.Value.(int64); ok {
 			return &fnode{kind: fConst, ci: v, cf: float64(v)}
 		}

@@ -161,3 +161,20 @@ func TestDoubleOverflow(t *testing.T) {
 		t.Errorf("division by zero: %v %v", got, err)
 	}
 }
+
+func TestFusionWithNullLiteral(t *testing.T) {
+	mem := checked(t)
+	rec := testBatch(t, mem, []arrow.DataType{tInt64}, []any{int64(1), nil})
+	defer rec.Release()
+	a := col(0, tInt64)
+	nullInt := &Literal{Value: nil, T: tInt64}
+	for _, e := range []Expr{
+		call(t, "+", call(t, "*", a, nullInt), Lit(1)),
+		call(t, "+", call(t, "*", a, Lit(2)), &Call{Name: "+", Args: []Expr{a, nullInt}, T: tInt64}),
+	} {
+		got, err := evalBoth(t, e, rec)
+		if err != nil || strings.Join(got, " ") != "NULL NULL" {
+			t.Errorf("%s: %v %v", e, got, err)
+		}
+	}
+}
