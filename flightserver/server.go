@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		grpc.InitialConnWindowSize(16<<20),
 	)
 	s.grpc = grpc.NewServer(opts...)
-	flight.RegisterFlightServiceServer(s.grpc, flightsql.NewFlightServerWithAllocator(s, cfg.Mem))
+	flight.RegisterFlightServiceServer(s.grpc, &flightService{FlightServer: flightsql.NewFlightServerWithAllocator(s, cfg.Mem), s: s})
 
 	s.bg.Add(1)
 	go s.janitor()

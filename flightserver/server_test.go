@@ -502,3 +502,59 @@ func TestManyConcurrentClients(t *testing.T) {
 	}
 	eventually(t, "queries to finish", func() bool { return ts.RunningQueries() == 0 })
 }
+
+func TestStalledClientDoesNotBlockOthers(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := tctx(t)
+	setup := dial(t, ts.addr, clientOpts{})
+	mustUpdate(t, ctx, setup, `CREATE TABLE ev (k BIGINT, pad VARCHAR(200))`)
+	// Enough rows that the stalled stream fills its buffers.
+	for i := 0; i < 20; i++ {
+		var vals []string
+		for j := 0; j < 500; j++ {
+			vals = append(vals, fmt.Sprintf("(%d, '%s')", i*500+j, strings.Repeat("x", 150)))
+		}
+		mustUpdate(t, ctx, setup, `INSERT INTO ev VALUES `+strings.Join(vals, ", "))
+	}
+
+	// The stalled client starts two streams (one bounded, one continuous)
+	// in its session and reads nothing.
+	stalled := dial(t, ts.addr, clientOpts{})
+	sctx, cancel := context.WithCancel(ctx)
+	info, err := stalled.Execute(sctx, `SELECT k, pad FROM ev`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := stalled.DoGet(sctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, ctx, stalled, `SET magnetar.mode = 'continuous'`)
+	info, err = stalled.Execute(sctx, `SELECT k FROM ev`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := stalled.DoGet(sctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Others, and the stalled client's own session, keep working.
+	other := dial(t, ts.addr, clientOpts{})
+	for i := 0; i < 10; i++ {
+		if _, rows := runQuery(t, ctx, other, fmt.Sprintf(`SELECT pad FROM ev WHERE k = %d`, i*997)); len(rows) != 1 {
+			t.Fatalf("other client: %v", rows)
+		}
+	}
+	mustUpdate(t, ctx, stalled, `SET magnetar.mode = 'bounded'`)
+	if _, rows := runQuery(t, ctx, stalled, `SELECT COUNT(*) FROM ev`); joinRows(rows) != "10000" {
+		t.Errorf("stalled client's own session: %v", rows)
+	}
+	if n := ts.RunningQueries(); n != 2 {
+		t.Errorf("running queries %d, want the 2 stalled streams", n)
+	}
+	cancel()
+	r1.Release()
+	r2.Release()
+	eventually(t, "stalled streams to close", func() bool { return ts.RunningQueries() == 0 })
+}

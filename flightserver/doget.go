@@ -1,0 +1,80 @@
+package flightserver
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// flightService is the Flight service of the server: arrow's Flight SQL
+// router, except that DoGet of query results is written here. The router
+// drops (never releases) the batch it was writing when the client goes
+// away mid-stream, which leaks one batch per cancelled stream; continuous
+// queries always end that way.
+type flightService struct {
+	flight.FlightServer
+	s *Server
+}
+
+// DoGet streams statement and prepared-statement results itself and
+// leaves metadata commands to the router.
+func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	var a anypb.Any
+	if err := proto.Unmarshal(tkt.GetTicket(), &a); err != nil {
+		return f.FlightServer.DoGet(tkt, stream)
+	}
+	msg, err := a.UnmarshalNew()
+	if err != nil {
+		return f.FlightServer.DoGet(tkt, stream)
+	}
+	// Ending the handler for any reason stops the producer, before the
+	// batches still queued are drained.
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	var (
+		sc *arrow.Schema
+		ch <-chan flight.StreamChunk
+	)
+	switch cmd := msg.(type) {
+	case *pb.TicketStatementQuery:
+		sc, ch, err = f.s.DoGetStatement(ctx, cmd)
+	case *pb.CommandPreparedStatementQuery:
+		sc, ch, err = f.s.DoGetPreparedStatement(ctx, cmd)
+	default:
+		return f.FlightServer.DoGet(tkt, stream)
+	}
+	if err != nil {
+		return err
+	}
+	// The producer closes ch once ctx ends, so draining terminates; every
+	// batch is released whatever happens.
+	defer func() {
+		cancel()
+		for c := range ch {
+			if c.Data != nil {
+				c.Data.Release()
+			}
+		}
+	}()
+	wr := flight.NewRecordWriter(stream, ipc.WithSchema(sc), ipc.WithAllocator(f.s.mem))
+	defer wr.Close()
+	for c := range ch {
+		if c.Err != nil {
+			if c.Data != nil {
+				c.Data.Release()
+			}
+			return c.Err
+		}
+		err := wr.Write(c.Data)
+		c.Data.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
