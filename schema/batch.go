@@ -25,7 +25,8 @@ import (
 // reserves the row and data capacity the previous one needed, so steady-state batches do not
 // regrow their buffers. A BatchBuilder is not safe for concurrent use.
 type BatchBuilder struct {
-	mem    memory.Allocator
+	mem    memory.Allocator // the caller's allocator
+	cmem   *recycler        // column buffers: mem, with buffers of released batches reused
 	schema *arrow.Schema
 	cols   []fastCol            // fast mode: one per target column
 	rb     *array.RecordBuilder // builder mode (some column is not flat)
@@ -45,6 +46,7 @@ func NewBatchBuilder(mem memory.Allocator, target *arrow.Schema) *BatchBuilder {
 		}
 	}
 	b.cols = cols
+	b.cmem = newRecycler(mem)
 	b.alloc(256, nil)
 	return b
 }
@@ -145,6 +147,7 @@ func (b *BatchBuilder) Release() {
 		b.scratch.Release()
 		b.scratch = nil
 	}
+	b.cmem.close()
 	b.cap, b.n = 0, 0
 }
 
@@ -157,7 +160,7 @@ func (b *BatchBuilder) alloc(rows int, dataHint []int) {
 		if dataHint != nil {
 			data = dataHint[j] + dataHint[j]/8
 		}
-		b.cols[j].alloc(b.mem, rows, data)
+		b.cols[j].alloc(b.cmem, rows, data)
 	}
 }
 

@@ -335,3 +335,58 @@ func TestUvarint(t *testing.T) {
 		check(b)
 	}
 }
+
+// Batches released before the next is built hand their buffers back for reuse; reused (dirty)
+// buffers still give exactly the right rows, and batches outliving the BatchBuilder are freed
+// to the allocator when released.
+func TestBatchBuilderRecycles(t *testing.T) {
+	mem := checkedMem(t)
+	info := Info{Type: "AVRO", Schema: []byte(flatSchema)}
+	target, err := ToArrow(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := NewDecoder(info, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := flatRows(1500)
+	payloads := avroEncode(t, flatSchema, rows...)
+	want := decodeRows(t, mem, info, target, payloads...)
+	defer want.Release()
+	bb := NewBatchBuilder(mem, target)
+	var kept []arrow.RecordBatch
+	for start := 0; start < len(payloads); {
+		// Batch sizes vary so that buffers are reused at other sizes than they were made for.
+		end := min(start+37+start%200, len(payloads))
+		for _, p := range payloads[start:end] {
+			if err := bb.Append(dec, nil, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := bb.NewRecordBatch()
+		slice := want.NewSlice(int64(start), int64(end))
+		assertRecordsEqual(t, slice, got)
+		slice.Release()
+		if start%3 == 0 {
+			kept = append(kept, got)
+		} else {
+			got.Release()
+		}
+		start = end
+	}
+	if bb.cmem.bytes == 0 {
+		t.Error("no buffers kept for reuse")
+	}
+	bb.Release()
+	if len(bb.cmem.free) != 0 {
+		t.Errorf("%d buffers kept after Release", len(bb.cmem.free))
+	}
+	// Released from another goroutine after the builder is gone: straight to the allocator.
+	done := make(chan struct{})
+	go func() {
+		releaseAll(kept)
+		close(done)
+	}()
+	<-done
+}
