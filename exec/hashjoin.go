@@ -29,10 +29,12 @@ import (
 // (no expiry; time-bounded joins are IntervalJoin's job). Outer, semi and
 // anti joins always use bounded mode: they need the complete build side.
 //
-// Left rows carry their change kinds to the rows they produce in bounded
-// mode, so a changelog on the probe side joins correctly against the
-// (static) build side; retractions on the build side, and any retraction in
-// symmetric mode, are an error. In bounded mode the probe side's
+// Rows carry their change kinds to the rows they produce. In bounded mode
+// a changelog on the probe side joins correctly against the (static) build
+// side; retractions on the build side are an error. In symmetric mode
+// either side may retract: a retraction joins like an insert (emitting
+// retractions of the joined rows) and removes one equal stored row; the
+// stored rows themselves are only freed at Close. In bounded mode the probe side's
 // watermarks and barriers are forwarded in place and the build side's are
 // absorbed (it ends before any output; End is the final watermark). In
 // symmetric mode the output watermark is the minimum of both inputs' and
@@ -267,7 +269,7 @@ func (j *HashJoin) startSymmetric(ctx context.Context, recs []arrow.RecordBatch)
 	}
 	j.sides = [2]*symSide{newSymSide(j.lkEvs, lt), newSymSide(j.rkEvs, rt)}
 	for _, r := range recs {
-		err := j.symBatch(ctx, 1, r)
+		err := j.symBatch(ctx, 1, Batch{Rec: r})
 		r.Release()
 		if err != nil {
 			return err
@@ -327,10 +329,11 @@ func (j *HashJoin) symMessage(ctx context.Context, side int, m Message) error {
 	switch m.Kind {
 	case MsgBatch:
 		defer m.Release()
-		if !m.Batch.AppendOnly() {
-			return fmt.Errorf("retractions are not supported in a symmetric (streaming) join")
+		b := m.Batch
+		if b.AppendOnly() {
+			b.Ops = nil
 		}
-		return j.symBatch(ctx, side, m.Batch.Rec)
+		return j.symBatch(ctx, side, b)
 	case MsgWatermark:
 		s.wm = max(s.wm, m.Watermark)
 	case MsgEnd:
@@ -361,9 +364,10 @@ func (j *HashJoin) symMessage(ctx context.Context, side int, m Message) error {
 }
 
 // symBatch stores a batch on its side and emits its matches with the other.
-func (j *HashJoin) symBatch(ctx context.Context, side int, rec arrow.RecordBatch) error {
+func (j *HashJoin) symBatch(ctx context.Context, side int, b Batch) error {
 	s, o := j.sides[side], j.sides[1-side]
-	matches, err := s.add(ctx, rec, o)
+	rec := b.Rec
+	matches, err := s.add(ctx, b, o)
 	if err != nil || len(matches) == 0 {
 		return err
 	}
@@ -376,6 +380,7 @@ func (j *HashJoin) symBatch(ctx context.Context, side int, rec arrow.RecordBatch
 		}
 		byBatch[m.ref.batch] = append(byBatch[m.ref.batch], m)
 	}
+	c := joinCore{typ: InnerJoin, mem: j.core.mem, schema: j.core.schema, pairs: j.core.pairs, residual: j.core.residual, sameKey: j.core.sameKey}
 	for _, bi := range order {
 		ms := byBatch[bi]
 		other := o.batches[bi]
@@ -387,12 +392,39 @@ func (j *HashJoin) symBatch(ctx context.Context, side int, rec arrow.RecordBatch
 		if side == 1 {
 			left, right, lsel, rsel = other, rec, orr, arr
 		}
-		c := joinCore{typ: InnerJoin, mem: j.core.mem, schema: j.core.schema, pairs: j.core.pairs, residual: j.core.residual, build: right, sameKey: j.core.sameKey}
-		msgs, err := c.process(ctx, Batch{Rec: left}, 0, int(left.NumRows()), lsel, rsel)
-		if err != nil {
-			return err
+		c.build = right
+		if c.residual != nil {
+			if lsel, rsel, err = c.filterPairs(ctx, left, lsel, rsel); err != nil {
+				return err
+			}
 		}
-		j.pending = append(j.pending, msgs...)
+		if len(lsel) == 0 {
+			continue
+		}
+		// Output rows take the change kind of the arriving row.
+		arriving := lsel
+		if side == 1 {
+			arriving = rsel
+		}
+		var ops []ChangeKind
+		if b.Ops != nil {
+			ops = make([]ChangeKind, len(arriving))
+			for k, r := range arriving {
+				ops[k] = b.Ops[r]
+			}
+		}
+		for start := 0; start < len(lsel); start += joinChunk {
+			end := min(len(lsel), start+joinChunk)
+			out, err := c.combine(c.schema, left, lsel[start:end], rsel[start:end])
+			if err != nil {
+				return err
+			}
+			var chunkOps []ChangeKind
+			if ops != nil {
+				chunkOps = ops[start:end]
+			}
+			j.pending = append(j.pending, BatchMsg(out, chunkOps))
+		}
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/magnetar-sql/magnetar/expr"
 )
 
@@ -19,8 +21,9 @@ type symSide struct {
 	batches []arrow.RecordBatch
 	heads   *i64Index
 	sheads  map[string]int32
-	refs    []symRef // entry id -> row
-	next    []int32  // entry id -> previous entry with the same key, or -1
+	refs    []symRef       // entry id -> row
+	next    []int32        // entry id -> previous entry with the same key, or -1
+	gone    map[int32]bool // retracted entries
 
 	rows    [][]byte
 	i64     []int64
@@ -59,9 +62,11 @@ type symMatch struct {
 	ref symRef
 }
 
-// add probes other with the rows of rec (arriving on s), stores rec in s
-// and returns the matches.
-func (s *symSide) add(ctx context.Context, rec arrow.RecordBatch, other *symSide) ([]symMatch, error) {
+// add probes other with the rows of b (arriving on s) and returns the
+// matches. Inserted rows are stored in s; a retracted row removes one live
+// stored row with equal values (an error when there is none).
+func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch, error) {
+	rec := b.Rec
 	keys, err := evalAll(ctx, s.keyEvs, rec)
 	if err != nil {
 		return nil, err
@@ -72,6 +77,17 @@ func (s *symSide) add(ctx context.Context, rec arrow.RecordBatch, other *symSide
 	rec.Retain()
 	s.batches = append(s.batches, rec)
 	var out []symMatch
+	probe := func(i int, head int32) {
+		for e := head; e >= 0; e = other.next[e] {
+			if !other.dead(e) {
+				out = append(out, symMatch{int32(i), other.refs[e]})
+			}
+		}
+	}
+	var full [][]byte // full-row encodings of b, for retractions
+	if b.Ops != nil {
+		full = encodeRows(rec.Columns(), n, nil, new([]int64), new([]uint64), new([]float64), new([]string))
+	}
 	if s.intKey {
 		key := keys[0]
 		vals := int64sOf(key, s.i64)
@@ -83,10 +99,14 @@ func (s *symSide) add(ctx context.Context, rec arrow.RecordBatch, other *symSide
 			if nulls && key.IsNull(i) {
 				continue
 			}
-			for e := other.heads.get(k); e >= 0; e = other.next[e] {
-				out = append(out, symMatch{int32(i), other.refs[e]})
-			}
+			probe(i, other.heads.get(k))
 			slot := s.heads.slot(k)
+			if b.Ops != nil && b.Ops[i].IsRetraction() {
+				if err := s.retract(*slot, full[i]); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			*slot = s.push(bi, i, *slot)
 		}
 		return out, nil
@@ -96,18 +116,50 @@ func (s *symSide) add(ctx context.Context, rec arrow.RecordBatch, other *symSide
 		if !rowValid(keys, i) {
 			continue
 		}
-		if h, ok := other.sheads[string(r)]; ok {
-			for e := h; e >= 0; e = other.next[e] {
-				out = append(out, symMatch{int32(i), other.refs[e]})
-			}
-		}
 		h, ok := s.sheads[string(r)]
 		if !ok {
 			h = -1
 		}
+		if oh, ok := other.sheads[string(r)]; ok {
+			probe(i, oh)
+		}
+		if b.Ops != nil && b.Ops[i].IsRetraction() {
+			if err := s.retract(h, full[i]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		s.sheads[string(r)] = s.push(bi, i, h)
 	}
 	return out, nil
+}
+
+func (s *symSide) dead(e int32) bool { return s.gone != nil && s.gone[e] }
+
+// retract marks dead the first live entry of the chain at head whose row
+// encodes to row.
+func (s *symSide) retract(head int32, row []byte) error {
+	for e := head; e >= 0; e = s.next[e] {
+		if s.dead(e) {
+			continue
+		}
+		ref := s.refs[e]
+		rec := s.batches[ref.batch]
+		cols := make([]arrow.Array, rec.NumCols())
+		for c := range cols {
+			cols[c] = array.NewSlice(rec.Column(c), int64(ref.row), int64(ref.row)+1)
+		}
+		enc := encodeRows(cols, 1, nil, new([]int64), new([]uint64), new([]float64), new([]string))
+		releaseArrays(cols)
+		if string(enc[0]) == string(row) {
+			if s.gone == nil {
+				s.gone = map[int32]bool{}
+			}
+			s.gone[e] = true
+			return nil
+		}
+	}
+	return fmt.Errorf("retraction of a row that was never added")
 }
 
 // push records row (batch, row) as a new entry chained to prev.
