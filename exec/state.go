@@ -377,6 +377,61 @@ func (t *rowTable) addRows(cols []arrow.Array, sel []int32, out []int32) []int32
 	return out
 }
 
+// addRow copies row i of cols into a new slot (one value at a time: for
+// the occasional row; addRows is the batch path).
+func (t *rowTable) addRow(cols []arrow.Array, i int) int32 {
+	s := t.alloc()
+	for ci, c := range t.cols {
+		a := cols[ci]
+		c.valid[s] = a.IsValid(i)
+		if !c.valid[s] {
+			continue
+		}
+		switch c.kind {
+		case kInt:
+			c.i64[s] = int64At(a, i)
+		case kUint:
+			c.u64[s] = uint64At(a, i)
+		case kFloat:
+			c.f64[s] = float64At(a, i)
+		case kString:
+			v := strings.Clone(stringAt(a, i))
+			c.str[s] = v
+			t.strBytes += int64(len(v))
+		case kDecimal:
+			c.dec[s] = a.(*array.Decimal128).Value(i)
+		}
+	}
+	return s
+}
+
+// compareValue orders value i of a (of the column's type) against slot s
+// of column c, NULLs below every value like compare.
+func (c *tableCol) compareValue(a arrow.Array, i int, s int32) int {
+	va, vs := a.IsValid(i), c.valid[s]
+	switch {
+	case !va && !vs:
+		return 0
+	case !va:
+		return -1
+	case !vs:
+		return 1
+	}
+	switch c.kind {
+	case kInt:
+		return cmp.Compare(int64At(a, i), c.i64[s])
+	case kUint:
+		return cmp.Compare(uint64At(a, i), c.u64[s])
+	case kFloat:
+		return cmp.Compare(float64At(a, i), c.f64[s])
+	case kString:
+		return strings.Compare(stringAt(a, i), c.str[s])
+	case kDecimal:
+		return a.(*array.Decimal128).Value(i).Cmp(c.dec[s])
+	}
+	return 0
+}
+
 // build returns one array per column holding the rows at slots, in order.
 func (t *rowTable) build(mem memory.Allocator, slots []int32) []arrow.Array {
 	out := make([]arrow.Array, len(t.cols))

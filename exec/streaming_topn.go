@@ -118,6 +118,40 @@ func (t *StreamingTopN) Next(ctx context.Context) (Message, error) {
 	}
 }
 
+// beats reports whether row i of the batch (order key values orders)
+// orders strictly before slot s.
+func (t *StreamingTopN) beats(orders []arrow.Array, i int, s int32) bool {
+	for k, key := range t.order {
+		c := t.table.cols[t.ncols+k]
+		a := orders[k]
+		va, vs := a.IsValid(i), c.valid[s]
+		var r int
+		switch {
+		case va && vs:
+			r = c.compareValue(a, i, s)
+			if key.Desc {
+				r = -r
+			}
+		case va == vs:
+			r = 0
+		case !va:
+			r = 1
+			if key.NullsFirst {
+				r = -1
+			}
+		default:
+			r = -1
+			if key.NullsFirst {
+				r = 1
+			}
+		}
+		if r != 0 {
+			return r < 0
+		}
+	}
+	return false
+}
+
 // less reports whether slot a orders strictly before slot b.
 func (t *StreamingTopN) less(a, b int32) bool {
 	for k, key := range t.order {
@@ -172,20 +206,22 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 			t.enc[i] = t.enc[i][:0]
 		}
 	}
-	t.slots = t.table.addRows(append(recColumns(rec), orders...), nil, t.slots[:0])
+	cols := append(recColumns(rec), orders...)
 	if t.retractable {
+		t.slots = t.table.addRows(cols, nil, t.slots[:0])
 		return t.consumeChangelog(b)
 	}
 	var out []int32
 	var ops []ChangeKind
 	var evicted []int32
 	for i := 0; i < n; i++ {
-		slot := t.slots[i]
 		top := t.parts[string(t.enc[i])]
-		if len(top) == t.n && !t.less(slot, top[t.n-1]) {
-			t.table.remove(slot)
+		// Most rows of a long stream do not make the top n: compare them
+		// with the worst kept row before copying anything.
+		if len(top) == t.n && !t.beats(orders, i, top[t.n-1]) {
 			continue
 		}
+		slot := t.table.addRow(cols, i)
 		// Insert after every row that is not worse (ties keep the earlier).
 		at := sort.Search(len(top), func(j int) bool { return t.less(slot, top[j]) })
 		if len(top) == t.n {
@@ -203,13 +239,13 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 	if len(out) == 0 {
 		return Batch{}, nil
 	}
-	cols := t.table.build(t.mem, out)
+	built := t.table.build(t.mem, out)
 	for _, s := range evicted {
 		t.table.remove(s)
 	}
-	releaseArrays(cols[t.ncols:])
-	res := array.NewRecordBatch(t.child.Schema(), cols[:t.ncols], int64(len(out)))
-	releaseArrays(cols[:t.ncols])
+	releaseArrays(built[t.ncols:])
+	res := array.NewRecordBatch(t.child.Schema(), built[:t.ncols], int64(len(out)))
+	releaseArrays(built[:t.ncols])
 	return Batch{Rec: res, Ops: opsOrNil(ops)}, nil
 }
 
