@@ -17,6 +17,8 @@ import (
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/expr"
+	"github.com/magnetar-sql/magnetar/schema"
+	"github.com/magnetar-sql/magnetar/sink"
 )
 
 // job is one job and, while it runs, its goroutine.
@@ -154,11 +156,21 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer mp.release()
-	w, err := ins.OpenWriter(ctx)
-	if err != nil {
-		return err
+	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, state: state, mp: mp}
+	var w catalog.Writer
+	switch strings.ToLower(def.Settings[DeliverySetting]) {
+	case "", "at_least_once":
+		if w, err = ins.OpenWriter(ctx); err != nil {
+			return err
+		}
+	case "exactly_once":
+		if w, err = r.openTxnWriter(ctx, target); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%s=%q: want at_least_once or exactly_once", DeliverySetting, def.Settings[DeliverySetting])
 	}
-	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, w: w, state: state, mp: mp}
+	r.w = w
 	for part, pos := range resume {
 		r.positions[part] = pos
 	}
@@ -176,10 +188,58 @@ func (j *job) run(ctx context.Context) error {
 	if err == nil && !crashed {
 		err = r.checkpoint(fctx)
 	}
+	if !crashed && r.txn != nil {
+		// The transaction opened for the next checkpoint holds nothing.
+		_ = r.txn.Abort(fctx)
+		r.txn = nil
+		r.pw.SetTransaction(nil)
+	}
+	if crashed && r.txn != nil {
+		// A killed process commits nothing: the open transaction times out.
+		r.txn = nil
+		w.(*sink.PulsarWriter).SetTransaction(nil)
+	}
 	if cerr := w.Close(fctx); err == nil && !crashed {
 		err = cerr
 	}
 	return err
+}
+
+// txnTarget is a table the jobs can write with their own transactional
+// producer (catalog/pulsar's Table).
+type txnTarget interface {
+	Topic() string
+	SchemaInfo() schema.Info
+	WriterOptions() (sink.Options, error)
+}
+
+// openTxnWriter opens a writer on the transaction-enabled client whose
+// messages go into the current checkpoint's transaction.
+func (r *runState) openTxnWriter(ctx context.Context, target catalog.Table) (catalog.Writer, error) {
+	m := r.j.m
+	if m.cfg.TxnClient == nil {
+		return nil, fmt.Errorf("exactly_once needs a transaction-enabled client (jobs.Config.TxnClient)")
+	}
+	tt, ok := target.(txnTarget)
+	if !ok {
+		return nil, fmt.Errorf("exactly_once needs a Pulsar target table")
+	}
+	opts, err := tt.WriterOptions()
+	if err != nil {
+		return nil, err
+	}
+	if r.txn, err = m.cfg.TxnClient.NewTransaction(m.cfg.TxnTimeout); err != nil {
+		return nil, fmt.Errorf("new transaction: %w", err)
+	}
+	r.txnStart = time.Now()
+	opts.Txn = r.txn
+	w, err := sink.NewPulsarWriter(m.cfg.TxnClient, tt.Topic(), tt.SchemaInfo(), target.Schema(), opts)
+	if err != nil {
+		_ = r.txn.Abort(ctx)
+		return nil, err
+	}
+	r.pw = w
+	return w, nil
 }
 
 // runState is a running job's loop state.
@@ -189,6 +249,9 @@ type runState struct {
 	resume    map[int32]Pos // recorded positions not yet passed
 	positions map[int32]Pos // last position written per partition
 	w         catalog.Writer
+	pw        *sink.PulsarWriter // exactly-once: the writer, whose transaction rotates
+	txn       pulsar.Transaction // exactly-once: the open checkpoint's transaction
+	txnStart  time.Time
 	state     pulsar.Producer
 	mp        *mapper
 	dirty     bool
@@ -238,6 +301,9 @@ func (r *runState) loop(ctx context.Context, op exec.Operator) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			if err := r.renewIdleTxn(ctx); err != nil {
+				return err
+			}
 			if r.dirty {
 				if err := r.checkpoint(ctx); err != nil {
 					if ctx.Err() != nil {
@@ -360,6 +426,22 @@ func (r *runState) write(ctx context.Context, b exec.Batch) error {
 	return nil
 }
 
+// renewIdleTxn replaces an empty transaction before the broker times it
+// out, so an idle exactly-once job does not fail at its next commit.
+func (r *runState) renewIdleTxn(ctx context.Context) error {
+	if r.txn == nil || r.dirty || time.Since(r.txnStart) < r.j.m.cfg.TxnTimeout/2 {
+		return nil
+	}
+	_ = r.txn.Abort(ctx)
+	next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
+	if err != nil {
+		return fmt.Errorf("new transaction: %w", err)
+	}
+	r.txn, r.txnStart = next, time.Now()
+	r.pw.SetTransaction(next)
+	return nil
+}
+
 // flusher is implemented by writers that can wait for their sends.
 type flusher interface {
 	Flush(ctx context.Context) error
@@ -383,6 +465,23 @@ func (r *runState) checkpoint(ctx context.Context) error {
 	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
+	}
+	if r.txn != nil {
+		// Exactly-once: the output becomes visible with the commit. The
+		// checkpoint record is written after it, outside the transaction,
+		// because pulsar-client-go v0.19 readers also deliver messages of
+		// aborted transactions (apache/pulsar-client-go#1498), so a record
+		// inside one could be read back although it was aborted. A crash
+		// between the commit and the record replays that one checkpoint.
+		if err := r.txn.Commit(ctx); err != nil {
+			return fmt.Errorf("checkpoint %d: commit: %w", cp.ID, err)
+		}
+		next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: new transaction: %w", cp.ID, err)
+		}
+		r.txn, r.txnStart = next, time.Now()
+		r.pw.SetTransaction(next)
 	}
 	if _, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b}); err != nil {
 		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/pulsar-client-go/pulsar"
 	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/exec"
@@ -342,4 +343,58 @@ func latestByKey(rows []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func TestExactlyOnceJobCommitsPerCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	serviceURL, _ := testbroker.URLs()
+	txc, err := pulsar.NewClient(pulsar.ClientOptions{URL: serviceURL, EnableTransaction: true, OperationTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txc.Close()
+	e.run("CREATE TABLE src (id BIGINT, v VARCHAR(10)); CREATE TABLE dst (id BIGINT, v VARCHAR(12))")
+	e.insertRange(1, 10)
+	m, err := jobs.NewManager(e.ctx, jobs.Config{
+		Client: e.cat.Client(), Catalog: e.cat, Runner: e.eng.JobRunner(), Namespace: e.ns,
+		CheckpointInterval: 2 * time.Second, Mem: e.mem, TxnClient: txc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(e.ctx, "eo", e.ns, copySQL, map[string]string{jobs.DeliverySetting: "exactly_once"}); err != nil {
+		t.Fatal(err)
+	}
+	// Before the first checkpoint commits, readers get nothing of it. (A
+	// bounded SELECT would wait for the commit: its snapshot end, the
+	// topic's last message id, counts the open transaction's entries.)
+	time.Sleep(time.Second)
+	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: testbroker.Topic(e.ns, "dst"), StartMessageID: pulsar.EarliestMessageID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := m.Job("eo"); info.Checkpoints == 0 && r.HasNext() {
+		t.Fatal("uncommitted rows readable")
+	}
+	r.Close()
+	same(t, e.waitRows(10), expected(1, 10))
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if info, _ := m.Job("eo"); info.Checkpoints > 0 {
+			break
+		}
+	}
+	if info, _ := m.Job("eo"); info.Checkpoints == 0 || info.Status != jobs.StatusRunning {
+		t.Fatalf("job %+v", info)
+	}
+	m.Close()
+	e.insertRange(11, 15)
+	m2, err := jobs.NewManager(e.ctx, jobs.Config{
+		Client: e.cat.Client(), Catalog: e.cat, Runner: e.eng.JobRunner(), Namespace: e.ns,
+		CheckpointInterval: 300 * time.Millisecond, Mem: e.mem, TxnClient: txc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	same(t, e.waitRows(15), expected(1, 15))
 }

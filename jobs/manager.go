@@ -27,6 +27,18 @@
 // again when the replay is deterministic. Rows written after the last
 // checkpoint and before a crash are written again (at-least-once).
 //
+// # Exactly-once (setting magnetar.delivery = 'exactly_once')
+//
+// With Config.TxnClient (a client created with EnableTransaction) a job
+// writes each checkpoint's output in one Pulsar transaction and commits it
+// when the checkpoint completes; the checkpoint record follows the commit.
+// Readers that honour transactions see only committed checkpoints. Caveats:
+// pulsar-client-go v0.19 readers still deliver messages of aborted
+// transactions (apache/pulsar-client-go#1498), so Go consumers (the catalog's
+// scans included) see the output of a checkpoint that was aborted by a crash
+// and then replayed, i.e. duplicates; and a crash between a commit and its
+// checkpoint record replays that checkpoint.
+//
 // A stateful job (aggregates, joins, ...) keeps no source positions: its
 // operator state is not checkpointed, so it restarts from the scan's start
 // position and recomputes; into a keyed (upsert) table this converges to the
@@ -87,7 +99,18 @@ type Config struct {
 	CheckpointInterval time.Duration
 	Mem                memory.Allocator
 	Logger             *slog.Logger
+	// TxnClient is a client created with EnableTransaction, used by jobs
+	// whose settings ask for exactly-once delivery (DeliverySetting).
+	TxnClient pulsar.Client
+	// TxnTimeout bounds a checkpoint's transaction (default 1 minute).
+	TxnTimeout time.Duration
 }
+
+// DeliverySetting is the job setting choosing the delivery guarantee:
+// "at_least_once" (default) or "exactly_once" (Pulsar transactions: a
+// checkpoint's output is one transaction committed when the checkpoint
+// completes; needs Config.TxnClient and a Pulsar target table).
+const DeliverySetting = "magnetar.delivery"
 
 // Def is a job definition as stored in the jobs topic.
 type Def struct {
@@ -146,6 +169,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TxnTimeout <= 0 {
+		c.TxnTimeout = time.Minute
 	}
 	return c
 }
