@@ -17,6 +17,7 @@ import (
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/expr"
+	"github.com/magnetar-sql/magnetar/jobs"
 	"github.com/magnetar-sql/magnetar/planner"
 	"github.com/magnetar-sql/magnetar/sql"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -132,6 +133,17 @@ func (r *Result) Close() error {
 // calling fn with each result. Results fn leaves unclosed are closed after
 // fn returns. The first error stops the script.
 func (s *Session) Run(ctx context.Context, text string, fn func(*Result) error) error {
+	// Job statements (SHOW JOBS, STOP JOB, ...) are not MySQL: the jobs
+	// package recognizes them before the parser sees them.
+	if cmd, ok := jobs.ParseCommand(text); ok {
+		res, err := s.RunJobCommand(ctx, text, cmd)
+		if err != nil {
+			return err
+		}
+		ferr := fn(res)
+		res.Close()
+		return ferr
+	}
 	stmts, err := sql.Parse(text)
 	if err != nil {
 		return err
@@ -246,6 +258,10 @@ func (s *Session) exec(ctx context.Context, st *sql.Statement) (*Result, error) 
 	case *ast.DropTableStmt:
 		return s.dropTable(ctx, st, x)
 	case *ast.InsertStmt:
+		if s.mode == catalog.Unbounded && x.Select != nil {
+			// A continuous INSERT ... SELECT never ends: it becomes a job.
+			return s.StartJob(ctx, st, x)
+		}
 		return s.insert(ctx, st, x)
 	case *ast.BeginStmt:
 		// Statements run one at a time and commit as they go; clients that

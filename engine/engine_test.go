@@ -156,3 +156,19 @@ func TestLongPredicateChain(t *testing.T) {
 		t.Fatalf("got %v", rows)
 	}
 }
+
+// Job statements reach the jobs package; without a job manager they fail
+// cleanly, and a continuous INSERT ... SELECT asks for one.
+func TestJobStatementsWithoutManager(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx := context.Background()
+	if _, _, err := runSQL(ctx, s, "SHOW JOBS"); err == nil || !strings.Contains(err.Error(), "jobs are not enabled") {
+		t.Fatalf("SHOW JOBS: %v", err)
+	}
+	if _, _, err := runSQL(ctx, s, "CREATE TABLE a (x INT); CREATE TABLE b (x INT); SET magnetar.mode = 'continuous'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runSQL(ctx, s, "INSERT INTO b SELECT x FROM a"); err == nil || !strings.Contains(err.Error(), "continuous INSERT needs jobs") {
+		t.Fatalf("continuous INSERT: %v", err)
+	}
+}
