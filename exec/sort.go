@@ -30,7 +30,7 @@ type Sort struct {
 	order  []int32
 	// keyCol >= 0: output column keyCol is decoded from sortedKeys.
 	keyCol     int
-	sortedKeys []uint64
+	sortedKeys []radixKV
 	pos        int
 	done       bool
 }
@@ -138,7 +138,7 @@ func (s *Sort) sort(ctx context.Context) error {
 		return err
 	}
 	defer releaseArrays(cols)
-	var sortedKeys []uint64
+	var sortedKeys []radixKV
 	s.order, sortedKeys, err = sortIndices(s.keys, cols, int(rec.NumRows()))
 	// A BIGINT sort key that is a plain column without NULLs comes out of
 	// the radix sort already in order: decode it instead of gathering it.
@@ -155,7 +155,8 @@ func (s *Sort) sortedKeyArray(start, end int) arrow.Array {
 	defer b.Release()
 	out := make([]int64, end-start)
 	desc := s.keys[0].Desc
-	for j, k := range s.sortedKeys[start:end] {
+	for j, e := range s.sortedKeys[start:end] {
+		k := e.k
 		if desc {
 			k = ^k
 		}
@@ -168,7 +169,7 @@ func (s *Sort) sortedKeyArray(start, end int) arrow.Array {
 // sortIndices returns the row order of n rows by keys (cols: one array per
 // key). For a single numeric key it radix-sorts and also returns the sorted
 // radix keys of the non-NULL rows (in the order of rest).
-func sortIndices(keys []SortKey, cols []arrow.Array, n int) ([]int32, []uint64, error) {
+func sortIndices(keys []SortKey, cols []arrow.Array, n int) ([]int32, []radixKV, error) {
 	idx := make([]int32, n)
 	for i := range idx {
 		idx[i] = int32(i)
@@ -178,11 +179,9 @@ func sortIndices(keys []SortKey, cols []arrow.Array, n int) ([]int32, []uint64, 
 	}
 	if len(keys) == 1 {
 		rest := nullPartition(cols[0], idx, keys[0].NullsFirst)
-		if rk, ok := radixKeys(cols[0], keys[0].Desc); ok {
-			if len(rest) > 0 {
-				radixSort(rk, rest)
-			}
-			return idx, rk, nil
+		if kv, ok := radixKVs(cols[0], keys[0].Desc, rest); ok {
+			radixSort(kv, rest)
+			return idx, kv, nil
 		}
 	}
 	c, err := keyComparator(keys, cols)

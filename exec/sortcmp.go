@@ -123,62 +123,58 @@ func valueCmp[T cmp.Ordered](v []T, desc bool) rowCmp {
 	return func(i, j int32) int { return cmp.Compare(v[i], v[j]) }
 }
 
-// radixKeys maps a single integer/float key to uint64s whose unsigned order
-// is the requested order, for the radix sort fast path. ok is false for
-// other types.
-func radixKeys(a arrow.Array, desc bool) (keys []uint64, ok bool) {
-	n := a.Len()
-	keys = make([]uint64, n)
-	switch kindOf(a.DataType()) {
-	case kInt:
-		for i, v := range int64sOf(a, nil) {
-			keys[i] = uint64(v) ^ (1 << 63)
-		}
-	case kUint:
-		copy(keys, uint64sOf(a, nil))
-	case kFloat:
-		for i, v := range float64sOf(a, nil) {
-			b := math.Float64bits(normFloat(v))
-			if b>>63 == 1 {
-				b = ^b
-			} else {
-				b |= 1 << 63
-			}
-			keys[i] = b
-		}
-	default:
-		return nil, false
-	}
-	if desc {
-		for i := range keys {
-			keys[i] = ^keys[i]
-		}
-	}
-	return keys, true
-}
-
+// radixKV is a radix sort element: an order-preserving key and its row.
 type radixKV struct {
 	k uint64
 	i int32
 }
 
-// radixSort sorts idx by keys[idx], stably. MSD passes split the input
-// on its highest varying byte until buckets fit in cache (radixCacheRows);
-// each bucket is then sorted LSD, 8 bits per pass, skipping bytes that are
-// the same throughout the bucket.
-// The sorted keys are written back into keys[:len(idx)].
-func radixSort(keys []uint64, idx []int32) []int32 {
-	n := len(idx)
-	a := make([]radixKV, n)
-	for j, i := range idx {
-		a[j] = radixKV{keys[i], i}
+// radixKVs maps the rows idx of a single integer/float key to uint64s whose
+// unsigned order is the requested order, paired with the row index, ready
+// for msdSort. ok is false for other types.
+func radixKVs(a arrow.Array, desc bool, idx []int32) (kv []radixKV, ok bool) {
+	kv = make([]radixKV, len(idx))
+	var flip uint64
+	if desc {
+		flip = ^uint64(0)
 	}
-	msdSort(a, make([]radixKV, n), 7)
+	switch kindOf(a.DataType()) {
+	case kInt:
+		v := int64sOf(a, nil)
+		for j, i := range idx {
+			kv[j] = radixKV{(uint64(v[i]) ^ (1 << 63)) ^ flip, i}
+		}
+	case kUint:
+		v := uint64sOf(a, nil)
+		for j, i := range idx {
+			kv[j] = radixKV{v[i] ^ flip, i}
+		}
+	case kFloat:
+		v := float64sOf(a, nil)
+		for j, i := range idx {
+			b := math.Float64bits(normFloat(v[i]))
+			if b>>63 == 1 {
+				b = ^b
+			} else {
+				b |= 1 << 63
+			}
+			kv[j] = radixKV{b ^ flip, i}
+		}
+	default:
+		return nil, false
+	}
+	return kv, true
+}
+
+// radixSort sorts kv by key, stably, and writes the row order into idx.
+// MSD passes split the input on its highest varying byte until buckets fit
+// in cache (radixCacheRows); each bucket is then sorted LSD, 8 bits per
+// pass, skipping bytes that are the same throughout the bucket.
+func radixSort(kv []radixKV, idx []int32) {
+	msdSort(kv, make([]radixKV, len(kv)), 7)
 	for j := range idx {
-		idx[j] = a[j].i
-		keys[j] = a[j].k
+		idx[j] = kv[j].i
 	}
-	return idx
 }
 
 // radixCacheRows is the bucket size (16 bytes a row) below which LSD
