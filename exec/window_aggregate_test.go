@@ -221,3 +221,37 @@ func TestParseWindowInterval(t *testing.T) {
 		t.Errorf("ParseWindowKind(HOP) = %v, %v", k, ok)
 	}
 }
+
+// TestWindowAggregateExpressions groups by a computed key and aggregates a
+// computed argument (compiled by expr, not plain column references).
+func TestWindowAggregateExpressions(t *testing.T) {
+	mem := stMem(t)
+	s := exectest.Schema("k", arrow.PrimitiveTypes.Int64, "v", arrow.PrimitiveTypes.Int64, "ts", tsType)
+	src := exectest.NewSource(s, exec.BatchMsg(exectest.Record(mem, s,
+		[]any{1, 10, sec(1)}, []any{2, 20, sec(2)}, []any{3, 30, sec(3)}, []any{4, 40, sec(12)}), nil))
+	parity, err := expr.NewCall("%", colOf(s, "k"), expr.Lit(int64(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	double, err := expr.NewCall("*", colOf(s, "v"), expr.Lit(int64(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := exec.NewWindowAggregate(src, exec.WindowSpec{Kind: exec.Tumble, Size: 10 * time.Second, TimeCol: colOf(s, "ts")},
+		[]expr.Expr{parity}, []string{"parity"}, []exec.AggCall{{Func: "sum", Args: []expr.Expr{double}, Name: "s"}}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := exectest.CollectMessages(context.Background(), agg)
+	defer exectest.ReleaseMessages(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := foldRows(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exectest.Equal(got, []string{"0s|10s|0|40", "0s|10s|1|80", "10s|20s|0|80"}); err != nil {
+		t.Fatal(err)
+	}
+}
