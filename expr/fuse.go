@@ -140,6 +140,9 @@ func (f *fuser) build(e Expr) *fnode {
 			if child == nil {
 				return nil
 			}
+			if child.kind == fConst {
+				return f.leaf(e) // -constant: evaluated (and checked) unfused
+			}
 			f.ops++
 			f.slots++
 			return &fnode{kind: fNeg, float: float, l: child, text: displayExpr(rc), slot: f.slots - 1}
@@ -189,7 +192,8 @@ func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Arra
 	n := int(rec.NumRows())
 	ins, err := evalAll(ctx, rec, e.inputs)
 	if err != nil {
-		return nil, err
+		// Report the error the operators would hit first, in their order.
+		return e.fallback.Eval(ctx, rec)
 	}
 	defer releaseAll(ins)
 	sp := fuseScratch.Get().(*[]uint64)
@@ -199,19 +203,15 @@ func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Arra
 	}
 	fr := &fuseRun{ins: ins, scratch: (*sp)[:e.slots*fuseChunk]}
 	validity, nulls := andValidity(e.mem, n, ins...)
-	fail := func(err error) (arrow.Array, error) {
-		if validity != nil {
-			validity.Release()
-		}
-		return nil, err
-	}
 	if e.root.float {
 		buf, out := allocFixed[float64](e.mem, n)
+		flagged := false
 		for lo := 0; lo < n; lo += fuseChunk {
 			hi := min(lo+fuseChunk, n)
-			e.root.runF(fr, lo, hi, out[lo:hi])
+			_, f := e.root.evalF(fr, lo, hi, out[lo:hi])
+			flagged = flagged || f
 		}
-		if !finiteValid(out, validity) {
+		if flagged || !finiteValid(out, validity) {
 			buf.Release()
 			if validity != nil {
 				validity.Release()
@@ -224,11 +224,13 @@ func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Arra
 	for lo := 0; lo < n; lo += fuseChunk {
 		hi := min(lo+fuseChunk, n)
 		if bad := e.root.runI(fr, lo, hi, out[lo:hi]); bad != nil {
-			// Re-check the chunk row by row, ignoring NULL rows.
-			if text, ok := e.root.firstOverflow(fr, lo, hi, ins); ok {
-				buf.Release()
-				return fail(&Error{Msg: "BIGINT value is out of range in '" + text + "'"})
+			// A possible overflow (maybe only under NULLs): the unfused
+			// operators decide, and name the operator exactly as they would.
+			buf.Release()
+			if validity != nil {
+				validity.Release()
 			}
+			return e.fallback.Eval(ctx, rec)
 		}
 	}
 	return makeArray(tInt64, n, validity, buf, nulls), nil
@@ -324,34 +326,40 @@ func (nd *fnode) evalI(fr *fuseRun, lo, hi int, dst []int64) ([]int64, *fnode) {
 	return dst, bad
 }
 
-func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) []float64 {
+// evalF computes rows [lo,hi) of a DOUBLE node; flagged reports a
+// possible BIGINT overflow in an integer subtree (the caller then falls
+// back to the exact unfused operators).
+func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) (out []float64, flagged bool) {
 	switch nd.kind {
 	case fInput:
 		v := values[float64](fr.ins[nd.input])[lo:hi]
 		if dst != nil {
 			copy(dst, v)
-			return dst
+			return dst, false
 		}
-		return v
+		return v, false
 	}
 	if dst == nil {
 		dst = fr.slotF(nd.slot)[:hi-lo]
 	}
 	switch nd.kind {
 	case fI2F:
-		x, _ := nd.l.evalI(fr, lo, hi, nil)
+		x, bad := nd.l.evalI(fr, lo, hi, nil)
+		flagged = bad != nil
 		for i, v := range x {
 			dst[i] = float64(v)
 		}
 	case fNeg:
-		x := nd.l.evalF(fr, lo, hi, nil)
+		x, f := nd.l.evalF(fr, lo, hi, nil)
+		flagged = f
 		for i, v := range x {
 			dst[i] = -v
 		}
 	case fBin:
 		switch {
 		case nd.r.kind == fConst:
-			x := nd.l.evalF(fr, lo, hi, nil)
+			x, f := nd.l.evalF(fr, lo, hi, nil)
+			flagged = f
 			c := nd.r.cf
 			switch nd.op {
 			case '+':
@@ -372,7 +380,8 @@ func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) []float64 {
 				}
 			}
 		case nd.l.kind == fConst:
-			y := nd.r.evalF(fr, lo, hi, nil)
+			y, f := nd.r.evalF(fr, lo, hi, nil)
+			flagged = f
 			c := nd.l.cf
 			switch nd.op {
 			case '+':
@@ -389,8 +398,9 @@ func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) []float64 {
 				}
 			}
 		default:
-			x := nd.l.evalF(fr, lo, hi, nil)
-			y := nd.r.evalF(fr, lo, hi, nil)
+			x, f1 := nd.l.evalF(fr, lo, hi, nil)
+			y, f2 := nd.r.evalF(fr, lo, hi, nil)
+			flagged = f1 || f2
 			y = y[:len(x)]
 			switch nd.op {
 			case '+':
@@ -408,63 +418,5 @@ func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) []float64 {
 			}
 		}
 	}
-	return dst
-}
-
-func (nd *fnode) runF(fr *fuseRun, lo, hi int, dst []float64) { nd.evalF(fr, lo, hi, dst) }
-
-// firstOverflow re-evaluates the rows [lo,hi) one at a time (only after a
-// kernel flagged a possible overflow) and returns the text of the innermost
-// sub-expression that overflows on a row whose inputs are all non-NULL.
-func (nd *fnode) firstOverflow(fr *fuseRun, lo, hi int, ins []arrow.Array) (string, bool) {
-rows:
-	for i := lo; i < hi; i++ {
-		for _, a := range ins {
-			if a.IsNull(i) {
-				continue rows
-			}
-		}
-		if _, text, ok := nd.rowI(fr, i); !ok {
-			return text, true
-		}
-	}
-	return "", false
-}
-
-// rowI evaluates one row exactly; ok=false reports an overflow at text.
-func (nd *fnode) rowI(fr *fuseRun, i int) (int64, string, bool) {
-	switch nd.kind {
-	case fInput:
-		return values[int64](fr.ins[nd.input])[i], "", true
-	case fConst:
-		return nd.ci, "", true
-	case fNeg:
-		v, t, ok := nd.l.rowI(fr, i)
-		if !ok {
-			return 0, t, false
-		}
-		if v == math.MinInt64 {
-			return 0, nd.text, false
-		}
-		return -v, "", true
-	}
-	x, t, ok := nd.l.rowI(fr, i)
-	if !ok {
-		return 0, t, false
-	}
-	y, t, ok := nd.r.rowI(fr, i)
-	if !ok {
-		return 0, t, false
-	}
-	op := map[byte]string{'+': "+", '-': "-", '*': "*"}[nd.op]
-	if intOpOverflows(op, x, y, false) {
-		return 0, nd.text, false
-	}
-	switch nd.op {
-	case '+':
-		return x + y, "", true
-	case '-':
-		return x - y, "", true
-	}
-	return x * y, "", true
+	return dst, flagged
 }

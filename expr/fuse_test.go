@@ -22,8 +22,10 @@ func evalBoth(t *testing.T, e Expr, rec arrow.RecordBatch) ([]string, error) {
 	if (perr == nil) != (ferr == nil) || (perr != nil && perr.Error() != ferr.Error()) {
 		t.Fatalf("%s: unfused error %v, fused error %v", e, perr, ferr)
 	}
-	if strings.Join(plain, ",") != strings.Join(fused, ",") {
-		t.Fatalf("%s: unfused %v, fused %v", e, plain, fused)
+	for i := range plain {
+		if plain[i] != fused[i] {
+			t.Fatalf("%s: row %d: unfused %s, fused %s", e, i, plain[i], fused[i])
+		}
 	}
 	return fused, ferr
 }
@@ -177,4 +179,69 @@ func TestFusionWithNullLiteral(t *testing.T) {
 			t.Errorf("%s: %v %v", e, got, err)
 		}
 	}
+}
+
+func TestFusionOverflowWithOtherOperandNull(t *testing.T) {
+	mem := checked(t)
+	// (a * 8) overflows on row 0 although c is NULL there: like MySQL (and
+	// the unfused operators) this is an error.
+	rec := testBatch(t, mem, []arrow.DataType{tInt64, tInt64}, []any{int64(1) << 61, int64(1)}, []any{nil, int64(2)})
+	defer rec.Release()
+	e := call(t, "+", call(t, "*", col(0, tInt64), Lit(8)), col(1, tInt64))
+	if _, err := evalBoth(t, e, rec); err == nil || err.Error() != "BIGINT value is out of range in '(a * 8)'" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFusionRandomTrees compares fused and unfused evaluation of random
+// arithmetic trees over data with NULLs and extreme values.
+func TestFusionRandomTrees(t *testing.T) {
+	mem := checked(t)
+	rng := rand.New(rand.NewSource(7))
+	const n = 1500
+	cols := make([][]any, 3)
+	for c := range cols {
+		cols[c] = make([]any, n)
+		for i := range cols[c] {
+			switch r := rng.Intn(20); {
+			case r == 0:
+				cols[c][i] = nil
+			case r == 1 && c < 2:
+				cols[c][i] = int64(math.MaxInt64 - rng.Intn(3))
+			case c < 2:
+				cols[c][i] = rng.Int63n(1<<20) - 1<<19
+			default:
+				cols[c][i] = rng.Float64()*1e6 - 5e5
+			}
+		}
+	}
+	rec := testBatch(t, mem, []arrow.DataType{tInt64, tInt64, tFloat}, cols...)
+	defer rec.Release()
+	leaves := []func() Expr{
+		func() Expr { return col(0, tInt64) },
+		func() Expr { return col(1, tInt64) },
+		func() Expr { return col(2, tFloat) },
+		func() Expr { return Lit(rng.Int63n(100) - 50) },
+		func() Expr { return Lit(int64(1) << rng.Intn(45)) },
+		func() Expr { return Lit(rng.Float64() * 10) },
+	}
+	var gen func(depth int) Expr
+	gen = func(depth int) Expr {
+		if depth == 0 || rng.Intn(4) == 0 {
+			return leaves[rng.Intn(len(leaves))]()
+		}
+		if rng.Intn(8) == 0 {
+			return call(t, "neg", gen(depth-1))
+		}
+		ops := []string{"+", "-", "*"}
+		return call(t, ops[rng.Intn(len(ops))], gen(depth-1), gen(depth-1))
+	}
+	errs := 0
+	for k := 0; k < 500; k++ {
+		e := gen(4)
+		if _, err := evalBoth(t, e, rec); err != nil {
+			errs++
+		}
+	}
+	t.Logf("%d of 500 trees overflowed", errs)
 }
