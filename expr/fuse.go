@@ -13,8 +13,9 @@ import (
 // constant, BIGINT→DOUBLE casts) over columns and constants is evaluated
 // in one pass over cache-sized chunks instead of one full-batch array per
 // operator. Only the result array is allocated; intermediates live in
-// pooled chunk scratch. Semantics (overflow errors naming the failing
-// sub-expression, NULL propagation) match the unfused operators.
+// pooled chunk scratch. When a kernel flags a possible overflow (BIGINT or
+// DOUBLE) or an input fails, the batch is re-run through the unfused
+// operators, so results and error messages are exactly theirs.
 
 const fuseChunk = 1024
 
@@ -36,7 +37,6 @@ type fnode struct {
 	input int
 	ci    int64
 	cf    float64
-	text  string
 	slot  int // scratch slot of a computed node
 }
 
@@ -145,7 +145,7 @@ func (f *fuser) build(e Expr) *fnode {
 			}
 			f.ops++
 			f.slots++
-			return &fnode{kind: fNeg, float: float, l: child, text: displayExpr(rc), slot: f.slots - 1}
+			return &fnode{kind: fNeg, float: float, l: child, slot: f.slots - 1}
 		case "+", "-", "*", "/":
 			if !arrow.TypeEqual(rc.Args[0].Type(), rc.T) || !arrow.TypeEqual(rc.Args[1].Type(), rc.T) {
 				return f.leaf(e)
@@ -166,7 +166,7 @@ func (f *fuser) build(e Expr) *fnode {
 			}
 			f.ops++
 			f.slots++
-			return &fnode{kind: fBin, float: float, op: rc.Name[0], l: l, r: r, text: displayExpr(rc), slot: f.slots - 1}
+			return &fnode{kind: fBin, float: float, op: rc.Name[0], l: l, r: r, slot: f.slots - 1}
 		}
 	}
 	return f.leaf(e)
