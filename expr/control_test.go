@@ -167,3 +167,34 @@ func TestCaseErrorsOnlyFromTakenRows(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestFieldOnSlicedStruct(t *testing.T) {
+	mem := checked(t)
+	st := arrow.StructOf(arrow.Field{Name: "id", Type: tInt64, Nullable: true})
+	b := array.NewStructBuilder(mem, st)
+	defer b.Release()
+	for _, v := range []int64{1, 2, 3} {
+		b.Append(true)
+		b.FieldBuilder(0).(*array.Int64Builder).Append(v)
+	}
+	b.AppendNull()
+	b.FieldBuilder(0).(*array.Int64Builder).Append(0)
+	full := b.NewArray()
+	defer full.Release()
+	sl := array.NewSlice(full, 1, 4)
+	defer sl.Release()
+	rec := recordOf(nil, sl)
+	defer rec.Release()
+	f, err := NewField(&Column{Index: 0, Name: "p", T: st}, "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := evalStrings(t, mem, f, rec)
+	if err != nil || strings.Join(got, " ") != "2 3 NULL" {
+		t.Fatalf("got %v %v", got, err)
+	}
+	got, err = evalStrings(t, mem, call(t, "+", f, Lit(1)), rec)
+	if err != nil || strings.Join(got, " ") != "3 4 NULL" {
+		t.Fatalf("got %v %v", got, err)
+	}
+}
