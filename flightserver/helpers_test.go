@@ -61,7 +61,9 @@ func startServer(t testing.TB, mod func(*Config)) *testServer {
 type clientOpts struct {
 	tls    *tls.Config
 	noJar  bool
-	header []string // extra outgoing metadata pairs on every call
+	// connect is the context of the first (unary) call that picks up the
+	// session cookie; it carries credentials when auth is on.
+	connect context.Context
 }
 
 // dial connects the flightsql Go client, with cookies (sessions) unless
@@ -86,7 +88,11 @@ func dial(t testing.TB, addr string, o clientOpts) *flightsql.Client {
 		// Connect with a unary call, as JDBC does: the Go cookie
 		// middleware only sees the headers of unary calls and of streams
 		// read to the end, which ExecuteUpdate's DoPut is not.
-		if _, err := cl.GetSqlInfo(context.Background(), []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName}); err != nil {
+		cctx := o.connect
+		if cctx == nil {
+			cctx = context.Background()
+		}
+		if _, err := cl.GetSqlInfo(cctx, []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName}); err != nil {
 			t.Fatal(err)
 		}
 	}
