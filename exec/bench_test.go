@@ -274,3 +274,31 @@ func BenchmarkHashJoinSymmetric(b *testing.B) {
 	b.ReportMetric(float64(2*rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	reportCPU(b, cpu0, 2*rows)
 }
+
+// BenchmarkHashAggregateChangelog: the streaming mode of
+// BenchmarkHashAggregate: after every 8K-row batch the touched groups' -U/+U
+// (or +I) rows are emitted.
+func BenchmarkHashAggregateChangelog(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: i64}, {Name: "v", Type: i64}}, nil)
+	const rows = 2 << 20
+	data := int64Batches(mem, s, rows, 100_000, 1)
+	defer releaseAll(data)
+	k := &expr.Column{Index: 0, Name: "k", T: i64}
+	v := &expr.Column{Index: 1, Name: "v", T: i64}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var out int64
+	for i := 0; i < b.N; i++ {
+		agg, err := exec.NewHashAggregate(exec.NewValues(s, data), []expr.Expr{k}, []string{"k"},
+			[]exec.AggCall{{Func: "count_star", Name: "n"}, {Func: "sum", Args: []expr.Expr{v}, Name: "s"}},
+			mem, exec.AggOptions{Emit: exec.EmitChangelog})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out += drain(b, agg)
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(out)/float64(b.N), "changes/op")
+	reportCPU(b, cpu0, rows)
+}

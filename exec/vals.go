@@ -332,6 +332,21 @@ func (c *colStore) build(mem memory.Allocator, sel []uint32) arrow.Array {
 	if sel != nil {
 		n = len(sel)
 	}
+	if c.dt.ID() == arrow.INT64 {
+		// Fast path for the most common key type: gather, then one append.
+		vals, valid := make([]int64, n), make([]bool, n)
+		for j := range vals {
+			i := j
+			if sel != nil {
+				i = int(sel[j])
+			}
+			vals[j], valid[j] = c.i64[i], c.valid[i]
+		}
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.AppendValues(vals, valid)
+		return b.NewArray()
+	}
 	b := array.NewBuilder(mem, c.dt)
 	defer b.Release()
 	b.Reserve(n)
