@@ -437,6 +437,21 @@ func compareScalar(mem memory.Allocator, op cmpOp, a arrow.Array, c any) (arrow.
 	case arrow.STRING:
 		s := a.(*array.String)
 		cv := c.(string)
+		if (op == opEQ || op == opNE) && n > 0 {
+			// Equality: compare lengths from the offsets first.
+			offs := s.ValueOffsets()
+			data := s.ValueBytes()
+			base := offs[0]
+			want := op == opEQ
+			for i := 0; i < n; i++ {
+				lo, hi := offs[i]-base, offs[i+1]-base
+				eq := int(hi-lo) == len(cv) && string(data[lo:hi]) == cv
+				if eq == want {
+					out[i>>3] |= 1 << (uint(i) & 7)
+				}
+			}
+			break
+		}
 		for i := 0; i < n; i++ {
 			if op.test(strings.Compare(s.Value(i), cv)) {
 				bitutil.SetBit(out, i)
