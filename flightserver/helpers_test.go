@@ -59,8 +59,8 @@ func startServer(t testing.TB, mod func(*Config)) *testServer {
 }
 
 type clientOpts struct {
-	tls    *tls.Config
-	noJar  bool
+	tls   *tls.Config
+	noJar bool
 	// connect is the context of the first (unary) call that picks up the
 	// session cookie; it carries credentials when auth is on.
 	connect context.Context
