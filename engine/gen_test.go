@@ -39,7 +39,7 @@ func (g *gen) expr(d int) string {
 	case 3:
 		return g.pick("UPPER", "LOWER", "LENGTH", "ABS", "ROUND", "CEIL", "REVERSE", "TRIM", "DATE", "YEAR", "SQRT") + "(" + a + ")"
 	case 4:
-		return g.pick("CONCAT", "COALESCE", "IFNULL", "NULLIF", "GREATEST", "LEAST", "LEFT", "REPEAT", "MOD", "POWER") + "(" + a + ", " + b + ")"
+		return g.pick("CONCAT", "COALESCE", "IFNULL", "NULLIF", "GREATEST", "LEAST", "LEFT", "MOD", "POWER") + "(" + a + ", " + b + ")"
 	case 5:
 		return "CAST(" + a + " AS " + g.pick("SIGNED", "CHAR", "DECIMAL(8,2)", "DOUBLE", "DATE", "DATETIME", "UNSIGNED", "JSON") + ")"
 	case 6:
