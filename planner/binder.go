@@ -442,7 +442,7 @@ func (b *Binder) expandFields(fl *ast.FieldList, sc *scope) ([]selectItem, error
 			n := 0
 			for i, c := range sc.cols {
 				// `*` skips hidden columns; `t.*` lists all of t's.
-				if (q == "" && c.Hidden) || (q != "" && !strings.EqualFold(c.Qualifier, q)) {
+				if c.System || (q == "" && c.Hidden) || (q != "" && !strings.EqualFold(c.Qualifier, q)) {
 					continue
 				}
 				items = append(items, selectItem{col: i, name: c.Name, qual: c.Qualifier})

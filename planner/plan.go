@@ -31,6 +31,10 @@ type Col struct {
 	// Hidden columns resolve only when qualified and are skipped by `*`
 	// (the second copy of a USING join column).
 	Hidden bool
+	// System columns are a table's metadata columns (__key, __publish_time,
+	// ...): `*` and `t.*` skip them, but they resolve by name, qualified or
+	// not, like any other column.
+	System bool
 }
 
 // Field returns the Arrow field of the column.
@@ -74,7 +78,7 @@ type Scan struct {
 // NewScan builds a scan of all visible columns of tab, qualified by alias.
 func NewScan(db, name string, tab catalog.Table, alias string) *Scan {
 	s := &Scan{DB: db, TableName: name, Table: tab, Alias: alias, Limit: -1}
-	n := len(tab.Schema().Fields())
+	n := len(tab.Schema().Fields()) + len(tab.MetadataColumns())
 	for i := 0; i < n; i++ {
 		s.Columns = append(s.Columns, i)
 	}
@@ -94,7 +98,8 @@ func (s *Scan) colsFor(idx []int) []Col {
 	out := make([]Col, len(idx))
 	for i, c := range idx {
 		f := s.tableField(c)
-		out[i] = Col{Qualifier: s.Alias, Name: f.Name, Type: f.Type, Metadata: f.Metadata}
+		out[i] = Col{Qualifier: s.Alias, Name: f.Name, Type: f.Type, Metadata: f.Metadata,
+			System: c >= len(s.Table.Schema().Fields())}
 	}
 	return out
 }
