@@ -26,10 +26,14 @@ const idleCheck = 2 * time.Second
 // receiverQueue is the readers' prefetch depth.
 const receiverQueue = 2000
 
-// worker reads segments into its own record builder.
+// worker reads segments into its own batch builders: a schema.BatchBuilder
+// for the table columns (the decoders' fast path writes straight into its
+// column buffers) and, when metadata columns are selected, a RecordBuilder
+// for those, filled in step.
 type worker struct {
 	s    *source
-	bld  *array.RecordBuilder
+	bb   *schema.BatchBuilder
+	mbld *array.RecordBuilder // metadata columns; nil when none are selected
 	nvis int
 	decs map[int64]schema.Decoder
 	bad  map[int64]error // versions without a usable decoder
@@ -51,21 +55,47 @@ type msgCtx struct {
 }
 
 func (s *source) newWorker() *worker {
+	mem := s.t.cat.cfg.allocator()
 	w := &worker{
 		s:    s,
-		bld:  array.NewRecordBuilder(s.t.cat.cfg.allocator(), s.bschema),
+		bb:   schema.NewBatchBuilder(mem, s.target),
 		nvis: s.target.NumFields(),
 		decs: map[int64]schema.Decoder{},
 		bad:  map[int64]error{},
 		kv:   s.t.info.Type == schema.TypeKeyValue,
 	}
-	for j, m := range s.metas {
-		w.meta = append(w.meta, metaAppender(m, w.bld.Field(w.nvis+j)))
+	if len(s.metas) > 0 {
+		w.mbld = array.NewRecordBuilder(mem, arrow.NewSchema(s.bschema.Fields()[w.nvis:], nil))
+		for j, m := range s.metas {
+			w.meta = append(w.meta, metaAppender(m, w.mbld.Field(j)))
+		}
 	}
 	return w
 }
 
-func (w *worker) release() { w.bld.Release() }
+func (w *worker) release() {
+	w.bb.Release()
+	if w.mbld != nil {
+		w.mbld.Release()
+	}
+}
+
+// newRecord returns the rows decoded so far in builder layout (s.bschema)
+// and starts the next batch.
+func (w *worker) newRecord() arrow.RecordBatch {
+	rec := w.bb.NewRecordBatch()
+	if w.mbld == nil {
+		return rec
+	}
+	meta := w.mbld.NewRecordBatch()
+	cols := make([]arrow.Array, 0, rec.NumCols()+meta.NumCols())
+	cols = append(cols, rec.Columns()...)
+	cols = append(cols, meta.Columns()...)
+	out := array.NewRecordBatch(w.s.bschema, cols, rec.NumRows())
+	rec.Release()
+	meta.Release()
+	return out
+}
 
 // metaAppender returns the function appending metadata column m to b.
 func metaAppender(m int, b array.Builder) func(pulsar.Message, *msgCtx) {
@@ -281,7 +311,7 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 		if w.rows == 0 {
 			return true
 		}
-		rec := w.bld.NewRecordBatch()
+		rec := w.newRecord()
 		w.rows = 0
 		return s.send(ctx, result{rec: rec, part: sg.part})
 	}
@@ -363,7 +393,7 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 		if w.kv {
 			key = []byte(msg.Key())
 		}
-		err = dec.Append(w.bld, key, payload)
+		err = w.bb.Append(dec, key, payload)
 		if err != nil && !mc.hasVers {
 			err = w.appendAnyVersion(ctx, key, payload, err)
 		}
@@ -408,7 +438,7 @@ func (w *worker) appendAnyVersion(ctx context.Context, key, payload []byte, firs
 			}
 			continue
 		}
-		if dec.Append(w.bld, key, payload) == nil {
+		if w.bb.Append(dec, key, payload) == nil {
 			return nil
 		}
 	}

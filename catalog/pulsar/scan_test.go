@@ -113,6 +113,16 @@ func TestScanAvro(t *testing.T) {
 		}
 	}
 
+	// Only metadata columns: the payloads are still decoded (and counted), no table column is kept.
+	rows, _ = scanRows(t, e.ctx, tb, catalog.ScanRequest{Columns: []int{nv + metaKey}})
+	keys := map[string]int{}
+	for _, r := range rows {
+		keys[r]++
+	}
+	if len(rows) != 50 || len(keys) != 7 || keys["k0"] != 8 {
+		t.Errorf("__key only: %d rows, keys %v", len(rows), keys)
+	}
+
 	// Projection order and duplicates, and a limit.
 	rows, _ = scanRows(t, e.ctx, tb, catalog.ScanRequest{Columns: []int{1, 0, 1}, Limit: 7})
 	if len(rows) != 7 {
