@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"container/heap"
 	"encoding/gob"
 	"fmt"
 	"io"
@@ -33,6 +34,12 @@ type sessions struct {
 	// retract lists copies of emitted sessions as they were before this
 	// batch changed them; their rows are retracted after the batch.
 	retract []*session
+	// changed lists the sessions (possibly twice, or since merged away)
+	// whose new rows follow the retractions.
+	changed []*session
+	// due orders the live sessions by when the watermark next acts on
+	// them, so firing costs the sessions due, not all keys.
+	due dueHeap
 }
 
 type sessKey struct {
@@ -45,6 +52,42 @@ type session struct {
 	emitted    bool
 	// changed marks an emitted session modified in the current batch.
 	changed bool
+	key     string
+	sk      *sessKey
+	dead    bool // merged into another or dropped
+}
+
+// due is when the watermark next acts on the session: at its end it is
+// emitted, lateness later its state goes.
+func (x *session) due(lateness int64) int64 {
+	if x.emitted {
+		return x.end + lateness
+	}
+	return x.end
+}
+
+type dueItem struct {
+	at int64
+	s  *session
+}
+
+type dueHeap []dueItem
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueItem)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// schedule queues x at its due time. A session has one item in the queue;
+// due times only grow, and fire re-queues an item that comes up early.
+func (s *sessions) schedule(x *session) {
+	heap.Push(&s.due, dueItem{at: x.due(s.w.lateness), s: x})
 }
 
 func newSessions(w *WindowAggregate, gap int64) (*sessions, error) {
@@ -63,6 +106,7 @@ func (s *sessions) reset() {
 	s.table, _ = newRowTable(s.table.types())
 	s.keys = map[string]*sessKey{}
 	s.retract = nil
+	s.due = nil
 }
 
 func (t *rowTable) types() []arrow.DataType {
@@ -105,7 +149,7 @@ func (s *sessions) consume(tsArr arrow.Array, ts []int64, keys []arrow.Array, ar
 			sk = &sessKey{}
 			s.keys[k] = sk
 		}
-		if !s.add(sk, t, slot) {
+		if !s.add(k, sk, t, slot) {
 			w.late++
 			s.table.remove(slot)
 			if len(sk.sessions) == 0 {
@@ -123,7 +167,7 @@ func (s *sessions) consume(tsArr arrow.Array, ts []int64, keys []arrow.Array, ar
 // add puts a row at time t into sk's sessions, merging those it bridges; it
 // reports false for a late row (its window and everything it touches is
 // gone).
-func (s *sessions) add(sk *sessKey, t int64, slot int32) bool {
+func (s *sessions) add(key string, sk *sessKey, t int64, slot int32) bool {
 	start, end := t, t+s.gap
 	lo, hi := -1, -1 // range of overlapping sessions
 	for i, ss := range sk.sessions {
@@ -138,9 +182,10 @@ func (s *sessions) add(sk *sessKey, t int64, slot int32) bool {
 		if s.w.wm != math.MinInt64 && end+s.w.lateness <= s.w.wm {
 			return false
 		}
-		ns := &session{start: start, end: end, rows: []int32{slot}}
+		ns := &session{start: start, end: end, rows: []int32{slot}, key: key, sk: sk}
 		at, _ := slices.BinarySearchFunc(sk.sessions, start, func(x *session, t int64) int { return cmpInt64(x.start, t) })
 		sk.sessions = slices.Insert(sk.sessions, at, ns)
+		s.schedule(ns)
 		return true
 	}
 	merged := sk.sessions[lo]
@@ -155,8 +200,14 @@ func (s *sessions) add(sk *sessKey, t int64, slot int32) bool {
 		merged.rows = append(merged.rows, other.rows...)
 		merged.emitted = merged.emitted || other.emitted
 		merged.changed = merged.changed || other.changed
+		other.dead = true
 	}
 	sk.sessions = slices.Delete(sk.sessions, lo+1, hi+1)
+	if merged.changed {
+		s.changed = append(s.changed, merged)
+	}
+	// merged's due time only grew: its queued item is re-queued when it
+	// comes up (one heap operation per firing, not per row).
 	return true
 }
 
@@ -181,14 +232,14 @@ func (s *sessions) emitRetractions() error {
 	}
 	s.retract = s.retract[:0]
 	var changed []*session
-	for _, sk := range s.keys {
-		for _, ss := range sk.sessions {
-			if ss.changed {
-				ss.changed = false
-				changed = append(changed, ss)
-			}
+	for _, ss := range s.changed {
+		if ss.changed && !ss.dead {
+			ss.changed = false
+			changed = append(changed, ss)
 		}
 	}
+	clear(s.changed)
+	s.changed = s.changed[:0]
 	slices.SortFunc(changed, func(a, b *session) int { return cmpInt64(a.end, b.end) })
 	return s.emit(changed, Insert)
 }
@@ -196,43 +247,89 @@ func (s *sessions) emitRetractions() error {
 // fire emits the sessions the watermark has passed (all at End) and frees
 // those past their lateness.
 func (s *sessions) fire(end bool) error {
+	if end {
+		return s.fireAll()
+	}
 	w := s.w
+	var ready, gone []*session
+	for len(s.due) > 0 && s.due[0].at <= w.wm {
+		it := heap.Pop(&s.due).(dueItem)
+		x := it.s
+		if x.dead {
+			continue
+		}
+		if d := x.due(w.lateness); it.at < d {
+			// Extended or emitted since it was queued (due times only grow).
+			heap.Push(&s.due, dueItem{at: d, s: x})
+			continue
+		}
+		if !x.emitted {
+			x.emitted = true
+			ready = append(ready, x)
+			s.schedule(x) // its lateness deadline, possibly already here
+			continue
+		}
+		gone = append(gone, x)
+	}
+	sortSessions(ready)
+	if err := s.emit(ready, Insert); err != nil {
+		return err
+	}
+	for _, x := range gone {
+		s.drop(x)
+	}
+	return nil
+}
+
+// fireAll emits every session not yet emitted and drops all state (End).
+func (s *sessions) fireAll() error {
 	var ready []*session
 	for _, sk := range s.keys {
-		for _, ss := range sk.sessions {
-			if !ss.emitted && (end || ss.end <= w.wm) {
-				ss.emitted = true
-				ready = append(ready, ss)
+		for _, x := range sk.sessions {
+			if !x.emitted {
+				x.emitted = true
+				ready = append(ready, x)
 			}
 		}
 	}
-	slices.SortFunc(ready, func(a, b *session) int {
+	sortSessions(ready)
+	if err := s.emit(ready, Insert); err != nil {
+		return err
+	}
+	for _, sk := range s.keys {
+		for _, x := range sk.sessions {
+			for _, r := range x.rows {
+				s.table.remove(r)
+			}
+		}
+	}
+	s.keys = map[string]*sessKey{}
+	s.due = nil
+	return nil
+}
+
+func sortSessions(ss []*session) {
+	slices.SortFunc(ss, func(a, b *session) int {
 		if a.end != b.end {
 			return cmpInt64(a.end, b.end)
 		}
 		return cmpInt64(a.start, b.start)
 	})
-	if err := s.emit(ready, Insert); err != nil {
-		return err
+}
+
+// drop frees a session's rows and removes it from its key.
+func (s *sessions) drop(x *session) {
+	for _, r := range x.rows {
+		s.table.remove(r)
 	}
-	for k, sk := range s.keys {
-		kept := sk.sessions[:0]
-		for _, ss := range sk.sessions {
-			if ss.emitted && (end || ss.end+w.lateness <= w.wm) {
-				for _, r := range ss.rows {
-					s.table.remove(r)
-				}
-				continue
-			}
-			kept = append(kept, ss)
-		}
-		clear(sk.sessions[len(kept):])
-		sk.sessions = kept
-		if len(kept) == 0 {
-			delete(s.keys, k)
-		}
+	x.dead = true
+	sk := x.sk
+	if i := slices.Index(sk.sessions, x); i >= 0 {
+		sk.sessions = slices.Delete(sk.sessions, i, i+1)
 	}
-	return nil
+	if len(sk.sessions) == 0 && s.keys[x.key] == sk {
+		delete(s.keys, x.key)
+	}
 }
 
 // emit aggregates sessions (one output row each) and queues them as rows of
@@ -324,10 +421,13 @@ func (s *sessions) restore(r io.Reader) error {
 	}
 	s.w.wm, s.w.late = snap.Wm, snap.Late
 	s.keys = make(map[string]*sessKey, len(snap.Keys))
+	s.due = nil
 	for i, k := range snap.Keys {
 		sk := &sessKey{}
 		for _, x := range snap.Sessions[i] {
-			sk.sessions = append(sk.sessions, &session{start: x.Start, end: x.End, rows: x.Rows, emitted: x.Emitted})
+			ns := &session{start: x.Start, end: x.End, rows: x.Rows, emitted: x.Emitted, key: k, sk: sk}
+			sk.sessions = append(sk.sessions, ns)
+			s.schedule(ns)
 		}
 		s.keys[k] = sk
 	}
