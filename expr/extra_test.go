@@ -67,3 +67,29 @@ func firstRand(t *testing.T) string {
 	}
 	return v
 }
+
+func TestExtraFunctions2(t *testing.T) {
+	c := func(name string, args ...Expr) Expr { return call(t, name, args...) }
+	runConst(t, []constCase{
+		{c("bit_length", Lit("ab")), "16"},
+		{c("quote", Lit("it's")), `'it\'s'`},
+		{c("yearweek", Lit("2024-01-01")), "202353"},
+		{c("yearweek", Lit("2024-03-04"), Lit(3)), "202410"},
+		{c("conv", Lit("ff"), Lit(16), Lit(10)), "255"},
+		{c("conv", Lit("255"), Lit(10), Lit(2)), "11111111"},
+		{c("conv", Lit("-1"), Lit(10), Lit(16)), "FFFFFFFFFFFFFFFF"},
+		{c("conv", Lit("-15"), Lit(10), Lit(-16)), "-F"},
+		{c("conv", Lit("zz9"), Lit(36), Lit(10)), "46629"},
+		{c("conv", Lit("1"), Lit(1), Lit(10)), "NULL"},
+		{c("bin", Lit(12)), "1100"},
+		{c("oct", Lit(12)), "14"},
+		{c("json_contains", Lit(`[1, 2, 3]`), Lit(`2`)), "true"},
+		{c("json_contains", Lit(`[1, 2, 3]`), Lit(`[3, 1]`)), "true"},
+		{c("json_contains", Lit(`[1, 2, 3]`), Lit(`4`)), "false"},
+		{c("json_contains", Lit(`{"a": 1, "b": {"c": 2}}`), Lit(`{"b": {"c": 2}}`)), "true"},
+		{c("json_contains", Lit(`{"a": 1, "b": {"c": 2}}`), Lit(`2`), Lit(`$.b.c`)), "true"},
+		{c("json_contains", Lit(`{"a": 1.0}`), Lit(`1`), Lit(`$.a`)), "true"},
+		{c("json_contains_path", Lit(`{"a": 1}`), Lit("one"), Lit("$.a"), Lit("$.b")), "true"},
+		{c("json_contains_path", Lit(`{"a": 1}`), Lit("all"), Lit("$.a"), Lit("$.b")), "false"},
+	})
+}
