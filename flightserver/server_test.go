@@ -3,6 +3,7 @@ package flightserver
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -557,4 +558,62 @@ func TestStalledClientDoesNotBlockOthers(t *testing.T) {
 	r1.Release()
 	r2.Release()
 	eventually(t, "stalled streams to close", func() bool { return ts.RunningQueries() == 0 })
+}
+
+// TestNoGoroutineLeak runs and abandons many continuous queries in every
+// way a client can (cancel, disconnect, never fetch) and checks that once
+// the server is shut down no goroutine is left behind.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		ts := startServer(t, func(c *Config) { c.ParkTimeout = 20 * time.Millisecond })
+		ctx := tctx(t)
+		setup := dial(t, ts.addr, clientOpts{})
+		mustUpdate(t, ctx, setup, `CREATE TABLE ev (k BIGINT)`)
+		mustUpdate(t, ctx, setup, `INSERT INTO ev VALUES (1), (2)`)
+		clients := []*flightsql.Client{setup}
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		for i := 0; i < 10; i++ {
+			cl := dial(t, ts.addr, clientOpts{})
+			clients = append(clients, cl)
+			mustUpdate(t, ctx, cl, `SET magnetar.mode = 'continuous'`)
+			info, err := cl.Execute(ctx, `SELECT k FROM ev`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch i % 3 {
+			case 0: // never fetched
+			case 1, 2:
+				sctx, cancel := context.WithCancel(ctx)
+				rdr, err := cl.DoGet(sctx, info.Endpoint[0].Ticket)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !rdr.Next() {
+					t.Fatal(rdr.Err())
+				}
+				if i%3 == 1 {
+					cancel() // the client cancels the call
+				} else {
+					cl.Close() // the connection drops
+				}
+				rdr.Release()
+				cancel()
+			}
+		}
+		eventually(t, "all queries to close", func() bool { return ts.RunningQueries() == 0 })
+		ts.Shutdown()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
