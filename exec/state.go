@@ -136,6 +136,13 @@ func (s *MapState[K, V]) SetExpiry(k K, at int64) {
 	}
 }
 
+// Expiry returns k's expiry time (math.MaxInt64 when it has none) and
+// whether k is present.
+func (s *MapState[K, V]) Expiry(k K) (int64, bool) {
+	e, ok := s.m[k]
+	return e.exp, ok
+}
+
 // Expire implements KeyedState.
 func (s *MapState[K, V]) Expire(now int64, fn func(K, V)) int {
 	n := 0

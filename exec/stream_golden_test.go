@@ -604,6 +604,15 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 			return nil, err
 		}
 		tn.SetRetractable(op.args["retract"] == "true")
+		if e := op.args["expire"]; e != "" {
+			c, err := a.col(e)
+			if err != nil {
+				return nil, err
+			}
+			if err := tn.SetPartitionExpiry(c); err != nil {
+				return nil, err
+			}
+		}
 		return tn, nil
 	case "intervaljoin":
 		left, right := streams[op.args["left"]], streams[op.args["right"]]

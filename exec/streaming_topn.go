@@ -35,7 +35,13 @@ type StreamingTopN struct {
 
 	// table holds the input columns then the order key values.
 	table *rowTable
-	parts map[string][]int32 // best first
+	parts *MapState[string, []int32] // slots, best first
+	// expiry (optional) gives each row a time; a partition is dropped once
+	// the watermark reaches the latest time of its rows.
+	expiry   expr.Expr
+	expiryEv expr.Evaluator
+	tsBuf    []int64
+	rowTimes []int64
 
 	enc   [][]byte
 	i64   []int64
@@ -56,7 +62,8 @@ func NewStreamingTopN(child Operator, partition []expr.Expr, order []SortKey, n 
 	if len(order) == 0 {
 		return nil, fmt.Errorf("streaming top-n: needs an order")
 	}
-	t := &StreamingTopN{child: child, partition: partition, order: order, n: n, mem: mem, parts: map[string][]int32{}}
+	t := &StreamingTopN{child: child, partition: partition, order: order, n: n, mem: mem, parts: NewMapState[string, []int32]()}
+	t.parts.Size = func(k string, v []int32) int { return len(k) + 4*cap(v) }
 	var err error
 	if t.partEvs, err = compileAll(partition, mem); err != nil {
 		return nil, fmt.Errorf("streaming top-n: %w", err)
@@ -103,6 +110,13 @@ func (t *StreamingTopN) Next(ctx context.Context) (Message, error) {
 		}
 		if m.Kind == MsgEnd {
 			t.done = true
+		}
+		if m.Kind == MsgWatermark && t.expiry != nil {
+			t.parts.Expire(m.Watermark, func(_ string, slots []int32) {
+				for _, s := range slots {
+					t.table.remove(s)
+				}
+			})
 		}
 		if m.Kind != MsgBatch {
 			return m, nil
@@ -200,6 +214,26 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 		return Batch{}, err
 	}
 	defer releaseArrays(orders)
+	t.rowTimes = nil
+	if t.expiryEv != nil {
+		a, err := t.expiryEv.Eval(ctx, rec)
+		if err != nil {
+			return Batch{}, err
+		}
+		defer a.Release()
+		if t.rowTimes, err = eventTimes(a, &t.tsBuf); err != nil {
+			return Batch{}, err
+		}
+		if a.NullN() > 0 { // a NULL time never expires
+			t.rowTimes = append(t.tsBuf[:0], t.rowTimes...)
+			t.tsBuf = t.rowTimes
+			for i := range t.rowTimes {
+				if a.IsNull(i) {
+					t.rowTimes[i] = noExpiry
+				}
+			}
+		}
+	}
 	t.enc = encodeRows(parts, n, t.enc, &t.i64, &t.u64, &t.f64, &t.strs)
 	if len(parts) == 0 {
 		for i := range t.enc[:n] {
@@ -215,7 +249,7 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 	var ops []ChangeKind
 	var evicted []int32
 	for i := 0; i < n; i++ {
-		top := t.parts[string(t.enc[i])]
+		top, _ := t.parts.Get(string(t.enc[i]))
 		// Most rows of a long stream do not make the top n: compare them
 		// with the worst kept row before copying anything.
 		if len(top) == t.n && !t.beats(orders, i, top[t.n-1]) {
@@ -233,7 +267,7 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 		top = append(top, 0)
 		copy(top[at+1:], top[at:])
 		top[at] = slot
-		t.parts[string(t.enc[i])] = top
+		t.putPart(string(t.enc[i]), top, i)
 		out, ops = append(out, slot), append(ops, Insert)
 	}
 	if len(out) == 0 {
@@ -257,7 +291,7 @@ func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 	var ops []ChangeKind
 	for i, slot := range t.slots {
 		key := string(t.enc[i])
-		rows := t.parts[key]
+		rows, _ := t.parts.Get(key)
 		if !b.Op(i).IsRetraction() {
 			at := sort.Search(len(rows), func(j int) bool { return t.less(slot, rows[j]) })
 			rows = slices.Insert(rows, at, slot)
@@ -267,7 +301,7 @@ func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 				}
 				out, ops = append(out, slot), append(ops, Insert)
 			}
-			t.parts[key] = rows
+			t.putPart(key, rows, i)
 			continue
 		}
 		// Find a stored row equal to the retracted one among those with
@@ -297,9 +331,9 @@ func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 		}
 		freed = append(freed, gone)
 		if len(rows) == 0 {
-			delete(t.parts, key)
+			t.parts.Delete(key)
 		} else {
-			t.parts[key] = rows
+			t.parts.Put(key, rows)
 		}
 	}
 	var res arrow.RecordBatch
@@ -328,6 +362,37 @@ func (t *StreamingTopN) sameRow(a, b int32) bool {
 	return true
 }
 
+// putPart stores a partition's rows after row i of the batch went into
+// it, moving the partition's expiry to that row's time if later.
+func (t *StreamingTopN) putPart(key string, rows []int32, i int) {
+	t.parts.Put(key, rows)
+	if t.rowTimes == nil {
+		return
+	}
+	at := t.rowTimes[i]
+	if e, _ := t.parts.Expiry(key); e != noExpiry && e >= at {
+		return
+	}
+	t.parts.SetExpiry(key, at)
+}
+
+// SetPartitionExpiry drops a partition's state once the watermark reaches
+// the latest value of e (TIMESTAMP) among its rows — for a Top-N per
+// window, e is the window end (plus the allowed lateness): after that no
+// row can come for the partition. Its rows are not retracted: they are
+// final. Call it before Open.
+func (t *StreamingTopN) SetPartitionExpiry(e expr.Expr) error {
+	if err := checkTimeType(e.Type()); err != nil {
+		return fmt.Errorf("streaming top-n: %w", err)
+	}
+	ev, err := compileExpr(e, t.mem)
+	if err != nil {
+		return fmt.Errorf("streaming top-n: %w", err)
+	}
+	t.expiry, t.expiryEv = e, ev
+	return nil
+}
+
 // SetRetractable makes the operator take a changelog input (retractions
 // and updates, e.g. a continuous aggregate's output): it then keeps every
 // row of each partition, not just the top n, so that when a top row is
@@ -341,22 +406,22 @@ func (t *StreamingTopN) State() State { return topNState{t} }
 type topNState struct{ t *StreamingTopN }
 
 type topNSnapshot struct {
-	Parts map[string][]int32
+	Parts []byte
 	Table tableSnapshot
 }
 
 func (s topNState) Entries() int { return s.t.table.live }
 func (s topNState) SizeBytes() int64 {
 	n := s.t.table.sizeBytes()
-	for k, v := range s.t.parts {
-		n += int64(len(k) + 4*cap(v) + 48)
-	}
-	return n
+	return n + s.t.parts.SizeBytes()
 }
 
 func (s topNState) Snapshot(w io.Writer) error {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(topNSnapshot{Parts: s.t.parts, Table: s.t.table.snapshot()}); err != nil {
+	var parts, buf bytes.Buffer
+	if err := s.t.parts.Snapshot(&parts); err != nil {
+		return err
+	}
+	if err := gob.NewEncoder(&buf).Encode(topNSnapshot{Parts: parts.Bytes(), Table: s.t.table.snapshot()}); err != nil {
 		return fmt.Errorf("snapshot top-n: %w", err)
 	}
 	_, err := w.Write(buf.Bytes())
@@ -368,10 +433,9 @@ func (s topNState) Restore(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("restore top-n: %w", err)
 	}
-	if snap.Parts == nil {
-		snap.Parts = map[string][]int32{}
+	if err := s.t.parts.Restore(bytes.NewReader(snap.Parts)); err != nil {
+		return err
 	}
-	s.t.parts = snap.Parts
 	return s.t.table.restore(snap.Table)
 }
 
