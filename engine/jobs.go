@@ -83,18 +83,57 @@ func (e *Engine) JobRunner() jobs.Runner {
 	}
 }
 
-func (s *Session) jobManager() (*jobs.Manager, error) {
-	m := s.e.Jobs()
-	if m == nil {
-		return nil, errors.New("jobs are not enabled (no job manager)")
+// jobFactories holds lazily started job managers (SetJobsFactory).
+var jobFactories sync.Map // *Engine → *jobFactory
+
+type jobFactory struct {
+	once sync.Once
+	open func(ctx context.Context) (*jobs.Manager, string, error)
+	err  error
+	note string
+}
+
+// SetJobsFactory arranges for a job manager to be opened on first use of a
+// job statement, so that processes that never run jobs (a shell running one
+// query) pay nothing. The note returned by open (e.g. "the job runs in this
+// shell process") is added to the result of every job-creating statement.
+func (e *Engine) SetJobsFactory(open func(ctx context.Context) (*jobs.Manager, string, error)) {
+	jobFactories.Store(e, &jobFactory{open: open})
+}
+
+func (s *Session) jobManager(ctx context.Context) (*jobs.Manager, string, error) {
+	if m := s.e.Jobs(); m != nil {
+		return m, s.e.jobNote(), nil
 	}
-	return m, nil
+	v, ok := jobFactories.Load(s.e)
+	if !ok {
+		return nil, "", errors.New("jobs are not enabled (no job manager)")
+	}
+	f := v.(*jobFactory)
+	f.once.Do(func() {
+		var m *jobs.Manager
+		m, f.note, f.err = f.open(ctx)
+		if f.err == nil {
+			s.e.SetJobs(m)
+		}
+	})
+	if f.err != nil {
+		return nil, "", fmt.Errorf("jobs: %w", f.err)
+	}
+	return s.e.Jobs(), f.note, nil
+}
+
+func (e *Engine) jobNote() string {
+	if v, ok := jobFactories.Load(e); ok {
+		return v.(*jobFactory).note
+	}
+	return ""
 }
 
 // StartJob turns a continuous INSERT ... SELECT into a durable job named by
 // the magnetar.job_name setting (else insert-<table>-<random>).
 func (s *Session) StartJob(ctx context.Context, st *sql.Statement, x *ast.InsertStmt) (*Result, error) {
-	m, err := s.jobManager()
+	m, note, err := s.jobManager(ctx)
 	if err != nil {
 		return nil, &sql.Error{Msg: "continuous INSERT needs jobs: " + err.Error(), Line: st.Line, Column: st.Column}
 	}
@@ -113,13 +152,17 @@ func (s *Session) StartJob(ctx context.Context, st *sql.Statement, x *ast.Insert
 	if err := m.Create(ctx, name, s.db, st.Text, s.Settings()); err != nil {
 		return nil, err
 	}
-	return &Result{Status: "JOB " + name}, nil
+	res := &Result{Status: "JOB " + name}
+	if note != "" {
+		res.Warnings = append(res.Warnings, note)
+	}
+	return res, nil
 }
 
 // RunJobCommand executes a statement recognized by jobs.ParseCommand.
 func (s *Session) RunJobCommand(ctx context.Context, text string, cmd jobs.Command) (*Result, error) {
 	st := sql.Statement{Text: strings.TrimSpace(text), Line: 1, Column: 1}
-	m, err := s.jobManager()
+	m, _, err := s.jobManager(ctx)
 	if err != nil {
 		return nil, &sql.Error{Msg: err.Error(), Line: 1, Column: 1}
 	}

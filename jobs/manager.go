@@ -104,6 +104,10 @@ type Config struct {
 	TxnClient pulsar.Client
 	// TxnTimeout bounds a checkpoint's transaction (default 1 minute).
 	TxnTimeout time.Duration
+	// NoResume loads the job definitions without starting the running ones:
+	// a shell creates and runs its own jobs in-process but must not take
+	// over the jobs `magnetar serve` runs.
+	NoResume bool
 }
 
 // DeliverySetting is the job setting choosing the delivery guarantee:
@@ -209,7 +213,7 @@ func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
 	for _, d := range defs {
 		j := m.newJob(d)
 		m.jobs[d.Name] = j
-		if d.Status == StatusRunning {
+		if d.Status == StatusRunning && !cfg.NoResume {
 			j.start()
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	pulsarcat "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/expr"
+	"github.com/magnetar-sql/magnetar/jobs"
 	"github.com/magnetar-sql/magnetar/nexmark"
 	"github.com/magnetar-sql/magnetar/shell"
 )
@@ -138,6 +139,10 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer closeCat()
 
 	eng := engine.New(cat, engine.Options{})
+	if pc, ok := cat.(*pulsarcat.Catalog); ok {
+		closeJobs := enableShellJobs(eng, pc)
+		defer closeJobs()
+	}
 	sess := eng.NewSession()
 	if f.mode != "" {
 		if err := sess.Set("magnetar.mode", f.mode); err != nil {
@@ -282,4 +287,26 @@ func functionDocs() []shell.FunctionDoc {
 		out[i] = shell.FunctionDoc{Name: f.Name, Signature: f.Signature, Description: f.Description, Example: f.Example}
 	}
 	return out
+}
+
+// shellJobNote tells the user where a job created from the shell runs.
+const shellJobNote = "the job runs in this shell process and stops when the shell exits; `magnetar serve` runs jobs durably"
+
+// enableShellJobs lets continuous INSERT ... SELECT and the job statements
+// work in the shell: the first such statement opens a job manager that runs
+// the shell's own jobs in-process and leaves the server's jobs alone.
+func enableShellJobs(eng *engine.Engine, cat *pulsarcat.Catalog) (closeJobs func()) {
+	var m *jobs.Manager
+	eng.SetJobsFactory(func(ctx context.Context) (*jobs.Manager, string, error) {
+		var err error
+		m, err = jobs.NewManager(ctx, jobs.Config{
+			Client: cat.Client(), Catalog: cat, Runner: eng.JobRunner(), NoResume: true,
+		})
+		return m, shellJobNote, err
+	})
+	return func() {
+		if m != nil {
+			_ = m.Close()
+		}
+	}
 }
