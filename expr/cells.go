@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -116,22 +117,29 @@ func pickFixed[T fixed](mem memory.Allocator, t arrow.DataType, n int, choice []
 	return makeArray(t, n, vbuf, buf, nulls)
 }
 
-// takeRows builds a record batch of the given rows of rec.
-func takeRows(mem memory.Allocator, rec arrow.RecordBatch, rows []int) arrow.RecordBatch {
+// takeRows builds a record batch of the given rows of rec (arrow's take
+// kernel: every column type is supported).
+func takeRows(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, rows []int) (arrow.RecordBatch, error) {
+	ib := array.NewInt32Builder(mem)
+	for _, r := range rows {
+		ib.Append(int32(r))
+	}
+	idx := ib.NewArray()
+	ib.Release()
+	defer idx.Release()
+	ctx = compute.WithAllocator(ctx, mem)
 	cols := make([]arrow.Array, rec.NumCols())
 	for c := range cols {
-		src := rec.Column(c)
-		b := array.NewBuilder(mem, src.DataType())
-		b.Reserve(len(rows))
-		for _, r := range rows {
-			appendCell(b, src, r)
+		out, err := compute.TakeArray(ctx, rec.Column(c), idx)
+		if err != nil {
+			releaseAll(cols)
+			return nil, &Error{Msg: "selecting rows: " + err.Error()}
 		}
-		cols[c] = b.NewArray()
-		b.Release()
+		cols[c] = out
 	}
 	out := array.NewRecordBatch(rec.Schema(), cols, int64(len(rows)))
 	releaseAll(cols)
-	return out
+	return out, nil
 }
 
 // evalOnRows evaluates ev only on the given rows of rec and returns an
@@ -139,7 +147,10 @@ func takeRows(mem memory.Allocator, rec arrow.RecordBatch, rows []int) arrow.Rec
 // uses it to retry a branch whose whole-batch evaluation failed (e.g. an
 // overflow on rows the branch does not take).
 func evalOnRows(ctx context.Context, ev Evaluator, rec arrow.RecordBatch, rows []int, t arrow.DataType, mem memory.Allocator) (arrow.Array, error) {
-	sub := takeRows(mem, rec, rows)
+	sub, err := takeRows(ctx, mem, rec, rows)
+	if err != nil {
+		return nil, err
+	}
 	defer sub.Release()
 	vals, err := ev.Eval(ctx, sub)
 	if err != nil {
