@@ -3,7 +3,8 @@ package exec_test
 // Streaming goldens: each file in testdata/stream describes inputs (rows
 // with event times, watermarks, processing-time steps), a pipeline of
 // streaming operators and the expected result. The harness runs every case
-// twice, feeding the inputs in batches of one row and in whole segments, and
+// feeding the inputs in batches of one row, of three rows and in whole
+// segments, and
 // checks that the folded changelog of each run equals the expected rows.
 // Cases whose operators can all snapshot their state run twice more with a
 // checkpoint (snapshot, rebuild, restore) at every segment break.
@@ -46,7 +47,7 @@ func TestStreamGoldens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, bs := range []int{1, 1 << 20} {
+			for _, bs := range []int{1, 3, 1 << 20} {
 				for _, cp := range []bool{false, true} {
 					mode := fmt.Sprintf("batch size %d, checkpoints %v", bs, cp)
 					got, late, err := c.run(t, bs, cp)
