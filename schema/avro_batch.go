@@ -188,8 +188,9 @@ func (d *avroFlatDecoder) appendBatch(b *BatchBuilder, p []byte) error {
 	n := b.n
 	bit := byte(1) << uint(n&7)
 	pos := 0
-	for i := range d.bf {
-		f := &d.bf[i]
+	bf := d.bf // a local copy: stores into the columns cannot change it, so it stays in registers
+	for i := range bf {
+		f := &bf[i]
 		c := f.c
 		if f.nullIdx >= 0 {
 			var u uint64
@@ -211,9 +212,25 @@ func (d *avroFlatDecoder) appendBatch(b *BatchBuilder, p []byte) error {
 			}
 		}
 		if f.op <= bopLastVarint {
-			// Every op up to bopLastVarint starts with a zig-zag varint; most are one byte.
+			// Every op up to bopLastVarint starts with a zig-zag varint. Away from the end of the
+			// payload, read it from one 8-byte load (uvarintLong inlined): no loop, no call.
 			var u uint64
-			if pos < len(p) && p[pos] < 0x80 {
+			if len(p)-pos >= 8 {
+				x := binary.LittleEndian.Uint64(p[pos:])
+				if stop := uint(bits.TrailingZeros64(^x & 0x8080808080808080)); stop == 7 {
+					u = x & 0x7f
+					pos++
+				} else if stop < 64 {
+					x &= 1<<(stop+1) - 1
+					x = x&0x007f007f007f007f | (x&0x7f007f007f007f00)>>1
+					x = x&0x00003fff00003fff | (x&0x3fff00003fff0000)>>2
+					x = x&0x000000000fffffff | (x&0x0fffffff00000000)>>4
+					u = x
+					pos += int(stop>>3) + 1
+				} else if u, pos = uvarintLong(p, pos); pos < 0 {
+					return d.batchFail(f, varintErr(pos))
+				}
+			} else if pos < len(p) && p[pos] < 0x80 {
 				u = uint64(p[pos])
 				pos++
 			} else if u, pos = uvarintLong(p, pos); pos < 0 {
