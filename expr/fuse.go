@@ -206,12 +206,14 @@ func (e *fusedEval) Eval(ctx context.Context, rec arrow.RecordBatch) (arrow.Arra
 	if e.root.float {
 		buf, out := allocFixed[float64](e.mem, n)
 		flagged := false
-		for lo := 0; lo < n; lo += fuseChunk {
+		for lo := 0; lo < n && !flagged; lo += fuseChunk {
 			hi := min(lo+fuseChunk, n)
 			_, f := e.root.evalF(fr, lo, hi, out[lo:hi])
-			flagged = flagged || f
+			// Check finiteness while the chunk is in L1; any non-finite
+			// value (even under a NULL) sends the batch to the exact path.
+			flagged = f || !allFinite(out[lo:hi])
 		}
-		if flagged || !finiteValid(out, validity) {
+		if flagged {
 			buf.Release()
 			if validity != nil {
 				validity.Release()
@@ -419,4 +421,14 @@ func (nd *fnode) evalF(fr *fuseRun, lo, hi int, dst []float64) (out []float64, f
 		}
 	}
 	return dst, flagged
+}
+
+// allFinite reports whether no value is ±Inf or NaN.
+func allFinite(r []float64) bool {
+	const expMask = uint64(0x7ff) << 52
+	var acc uint64
+	for _, v := range r {
+		acc |= math.Float64bits(v)&expMask + 1<<52
+	}
+	return acc>>63 == 0
 }
