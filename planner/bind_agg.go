@@ -133,10 +133,22 @@ func (b *Binder) bindAggregate(node Node, sc *scope, gb *ast.GroupByClause, item
 		groups = append(groups, e)
 		cols = append(cols, Col{Name: name, Qualifier: qual, Type: e.Type()})
 	}
+	var win *exec.WindowSpec
 	if gb != nil {
 		gsc := sc.with()
 		gsc.aliases = aliases
 		for _, it := range gb.Items {
+			// TUMBLE/HOP/SESSION/CUMULATE(...) make this a window aggregate.
+			if spec, ok, err := b.bindWindowGroup(it.Expr, sc); ok || err != nil {
+				if err != nil {
+					return nil, nil, err
+				}
+				if win != nil {
+					return nil, nil, b.errAt(restore(it.Expr), "only one window per GROUP BY")
+				}
+				win = spec
+				continue
+			}
 			pos, isPos := it.Expr.(*ast.PositionExpr)
 			v, isVal := it.Expr.(ast.ValueExpr)
 			if isPos || isVal {
@@ -201,6 +213,10 @@ func (b *Binder) bindAggregate(node Node, sc *scope, gb *ast.GroupByClause, item
 		cols = append(cols, Col{Name: restore(x), Type: c.Type})
 	}
 	agg := &Aggregate{Child: node, Groups: groups, Aggs: aggs, Cols: cols}
+	if win != nil {
+		wa := windowAggregate(agg, win, groupKeys, aggKeys)
+		return wa, &scope{cols: wa.Schema(), outer: sc.outer, pre: sc, groupKeys: groupKeys, aggKeys: aggKeys}, nil
+	}
 	return agg, &scope{cols: cols, outer: sc.outer, pre: sc, groupKeys: groupKeys, aggKeys: aggKeys}, nil
 }
 

@@ -303,6 +303,9 @@ func isConstant(e expr.Expr) bool {
 // correlated subqueries.
 func (b *Binder) bindColumn(cn *ast.ColumnName, sc *scope) (expr.Expr, error) {
 	if sc.pre != nil {
+		if i := windowColumn(cn, sc); i >= 0 {
+			return sc.colExpr(i), nil
+		}
 		// A column after aggregation must be a group key or the argument
 		// of an aggregate; HAVING may also name a select-list alias.
 		e, err := b.bindColumn(cn, sc.pre)

@@ -34,6 +34,7 @@ type Binder struct {
 	subCache    map[ast.Node]expr.Expr
 	windowSpecs []ast.WindowSpec
 	from        int
+	lower       string // lower-cased Stmt.Text, for find
 }
 
 type cte struct {

@@ -122,6 +122,9 @@ func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, u
 		}
 		return exec.NewWindow(kids[0], x.PartitionBy, x.OrderBy, calls, mem)
 	}
+	if op, ok, err := bl.buildStream(n, kids, mem); ok {
+		return op, err
+	}
 	return nil, fmt.Errorf("planner: cannot build %T", n)
 }
 

@@ -26,7 +26,15 @@ func (b *Binder) find(ident string, from int) (int, bool) {
 	if from < 0 || from > len(text) {
 		from = 0
 	}
-	lt, li := strings.ToLower(text), strings.ToLower(ident)
+	if b.lower == "" || len(b.lower) != len(text) {
+		b.lower = strings.ToLower(text)
+	}
+	lt, li := b.lower, strings.ToLower(ident)
+	if len(lt) != len(text) {
+		// Lower-casing changed byte lengths (rare Unicode): offsets
+		// would not map back, so search the original text.
+		lt = text
+	}
 	for {
 		i := strings.Index(lt[from:], li)
 		if i < 0 {

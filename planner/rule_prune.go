@@ -249,6 +249,9 @@ func prune(n Node, req map[int]bool) (Node, []int) {
 		}
 		return &Union{Inputs: ins, Cols: x.Cols}, identity(len(x.Cols))
 	}
+	if p, ok := n.(pruner); ok {
+		return p.pruneCols(req)
+	}
 	// Values and anything else: keep as is, but prune below.
 	ch := n.Children()
 	if len(ch) > 0 {
