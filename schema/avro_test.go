@@ -534,6 +534,8 @@ func TestDecoderSet(t *testing.T) {
 	})
 	b := array.NewRecordBuilder(mem, target)
 	defer b.Release()
+	bb := NewBatchBuilder(mem, target)
+	defer bb.Release()
 	for _, m := range []struct {
 		version, payload []byte
 	}{
@@ -544,12 +546,23 @@ func TestDecoderSet(t *testing.T) {
 		if err := set.Append(b, m.version, nil, m.payload); err != nil {
 			t.Fatal(err)
 		}
+		if err := set.AppendBatch(bb, m.version, nil, m.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.AppendBatch(bb, []byte{9}, nil, []byte{2}); err == nil || bb.Len() != 3 {
+		t.Errorf("unknown version in a batch: err = %v, %d rows", err, bb.Len())
+	}
+	batch := bb.NewRecordBatch()
+	defer batch.Release()
+	if got := colJSON(t, batch, "id") + colJSON(t, batch, "tag"); got != `[1,2,3][null,"x",null]` {
+		t.Errorf("batch got %s", got)
 	}
 	if err := set.Append(b, []byte{9}, nil, []byte{2}); err == nil {
 		t.Error("unknown version: no error")
 	}
-	if fetches != 3 {
-		t.Errorf("fetched %d times, want 3 (one per distinct version)", fetches)
+	if fetches != 4 {
+		t.Errorf("fetched %d times, want 4 (one per distinct version, and the unknown one each time)", fetches)
 	}
 	rec := b.NewRecord()
 	defer rec.Release()

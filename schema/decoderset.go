@@ -24,16 +24,36 @@ func NewDecoderSet(target *arrow.Schema, fetch func(version []byte) (Info, error
 
 // Append decodes one message written with schema version `version` into b (see Decoder.Append).
 func (s *DecoderSet) Append(b *array.RecordBuilder, version, key, payload []byte) error {
-	d, ok := s.decs[string(version)]
-	if !ok {
-		info, err := s.fetch(version)
-		if err != nil {
-			return fmt.Errorf("schema: fetch schema version %x: %w", version, err)
-		}
-		if d, err = NewDecoder(info, s.target); err != nil {
-			return fmt.Errorf("schema: schema version %x: %w", version, err)
-		}
-		s.decs[string(version)] = d
+	d, err := s.decoder(version)
+	if err != nil {
+		return err
 	}
 	return d.Append(b, key, payload)
+}
+
+// AppendBatch decodes one message written with schema version `version` into bb, a
+// BatchBuilder for the set's target schema (see BatchBuilder.Append).
+func (s *DecoderSet) AppendBatch(bb *BatchBuilder, version, key, payload []byte) error {
+	d, err := s.decoder(version)
+	if err != nil {
+		return err
+	}
+	return bb.Append(d, key, payload)
+}
+
+// decoder returns the decoder of a writer schema version, compiling it on first use.
+func (s *DecoderSet) decoder(version []byte) (Decoder, error) {
+	if d, ok := s.decs[string(version)]; ok {
+		return d, nil
+	}
+	info, err := s.fetch(version)
+	if err != nil {
+		return nil, fmt.Errorf("schema: fetch schema version %x: %w", version, err)
+	}
+	d, err := NewDecoder(info, s.target)
+	if err != nil {
+		return nil, fmt.Errorf("schema: schema version %x: %w", version, err)
+	}
+	s.decs[string(version)] = d
+	return d, nil
 }

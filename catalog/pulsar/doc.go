@@ -24,7 +24,8 @@
 // partition's last message id), reads each partition with a Reader from the
 // earliest message (or from a publish-time bound) up to that end, decodes
 // each payload with a decoder compiled for its writer schema version and
-// appends straight into Arrow builders. Partitions are read in parallel; with
+// appends it to a schema.BatchBuilder (flat Avro records go straight into its
+// column buffers; metadata columns go through Arrow builders). Partitions are read in parallel; with
 // segment_split a partition is also cut into entry ranges (across and within
 // ledgers, from the topic's internal stats) read by parallel readers. Messages that fail to decode are counted and
 // skipped (see Warnings), and optionally copied to a dead-letter topic.
