@@ -25,6 +25,12 @@ type Result struct {
 	Rows     exec.Operator
 	Status   string
 	Warnings []string
+	// RunWarnings, if set, returns the warnings known once the rows are
+	// drained (undecodable messages skipped, late rows dropped); they
+	// include Warnings.
+	RunWarnings func() []string
+	// Progress, if set, tells how far a bounded scan is (ok false: unknown).
+	Progress func() (readMsgs, totalMsgs, readBytes, totalBytes int64, ok bool)
 	// Close releases the result; nil means Rows.Close.
 	Close func() error
 }
@@ -69,8 +75,10 @@ type Config struct {
 	// Terminal says stdout is a terminal: tables are cut to its width
 	// (Width) and NULLs dimmed unless NoColor.
 	Terminal bool
-	Width    func() int
-	NoColor  bool
+	// ErrTerminal says stderr is a terminal: progress bars are drawn there.
+	ErrTerminal bool
+	Width       func() int
+	NoColor     bool
 
 	Format          Format
 	Changelog       Changelog
@@ -191,7 +199,9 @@ func (s *Shell) handle(ctx context.Context, res *Result, start time.Time) (err e
 	}
 	if res.Rows != nil {
 		r := NewRenderer(s.out, s.renderOptions())
+		stopProgress := s.showProgress(res)
 		runErr := Drain(ctx, res.Rows, res.Schema, r)
+		stopProgress()
 		elapsed := time.Since(start)
 		if err := r.End(elapsed, runErr); err != nil && runErr == nil {
 			runErr = fmt.Errorf("write result: %w", err)
@@ -213,7 +223,11 @@ func (s *Shell) handle(ctx context.Context, res *Result, start time.Time) (err e
 			fmt.Fprintln(s.err, line)
 		}
 	}
-	for _, w := range res.Warnings {
+	warnings := res.Warnings
+	if res.RunWarnings != nil {
+		warnings = res.RunWarnings()
+	}
+	for _, w := range warnings {
 		fmt.Fprintf(s.err, "WARNING: %s\n", w)
 	}
 	return nil

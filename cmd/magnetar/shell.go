@@ -155,7 +155,12 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if file, ok := stdout.(*os.File); ok {
 		terminal = readline.IsTerminal(int(file.Fd()))
 	}
+	errTerminal := false
+	if file, ok := stderr.(*os.File); ok {
+		errTerminal = readline.IsTerminal(int(file.Fd()))
+	}
 	cfg := shell.Config{
+		ErrTerminal:     errTerminal,
 		Session:         engineSession{sess},
 		Catalog:         cat,
 		Functions:       functionDocs(),
@@ -272,7 +277,8 @@ type engineSession struct{ s *engine.Session }
 
 func (e engineSession) Run(ctx context.Context, text string, fn func(*shell.Result) error) error {
 	return e.s.Run(ctx, text, func(r *engine.Result) error {
-		return fn(&shell.Result{Schema: r.Schema, Rows: r.Rows, Status: r.Status, Warnings: r.Warnings, Close: r.Close})
+		return fn(&shell.Result{Schema: r.Schema, Rows: r.Rows, Status: r.Status, Warnings: r.Warnings,
+			RunWarnings: r.RunWarnings, Progress: r.Progress, Close: r.Close})
 	})
 }
 
