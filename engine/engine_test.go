@@ -172,3 +172,16 @@ func TestJobStatementsWithoutManager(t *testing.T) {
 		t.Fatalf("continuous INSERT: %v", err)
 	}
 }
+
+func TestContinuousRejectsBlockingOperators(t *testing.T) {
+	s, _ := newTestSession(t)
+	ctx := context.Background()
+	if _, _, err := runSQL(ctx, s, "CREATE TABLE a (x INT); SET magnetar.mode = 'continuous'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT x FROM a ORDER BY x", "SELECT x FROM a ORDER BY x LIMIT 3", "SELECT ROW_NUMBER() OVER (ORDER BY x) FROM a"} {
+		if _, _, err := runSQL(ctx, s, q); err == nil || !strings.Contains(err.Error(), "continuous query") {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}

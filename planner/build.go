@@ -48,6 +48,22 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 		kids = append(kids, k)
 		unbounded = unbounded || u
 	}
+	if unbounded {
+		// These operators emit only at end of input, which a continuous
+		// query never reaches: say so instead of waiting forever.
+		switch n.(type) {
+		case *Sort:
+			err = fmt.Errorf("unsupported: ORDER BY in a continuous query (it emits only at end of input); SET %s = 'bounded' or drop the ORDER BY", "magnetar.mode")
+		case *Window:
+			err = fmt.Errorf("unsupported: window functions in a continuous query; SET %s = 'bounded'", "magnetar.mode")
+		}
+		if err != nil {
+			for _, o := range kids {
+				o.Close()
+			}
+			return nil, false, err
+		}
+	}
 	op, err = bl.buildOne(ctx, n, kids, unbounded, mem)
 	if err != nil {
 		for _, o := range kids {

@@ -21,9 +21,12 @@ var Rules = []Rule{
 	{Name: "fold_constants", Apply: foldConstants},
 	{Name: "push_down_predicates", Apply: pushDownPredicates},
 	{Name: "fold_constants", Apply: foldConstants},
+	{Name: "interval_joins", Apply: intervalJoins},
+	{Name: "streaming_ranks", Apply: streamingRanks},
 	{Name: "prune_columns", Apply: pruneColumns},
 	{Name: "push_down_limit", Apply: pushDownLimit},
 	{Name: "merge_projections", Apply: mergeProjections},
+	{Name: "assign_watermarks", Apply: assignWatermarks},
 }
 
 // Optimize applies Rules in order.
