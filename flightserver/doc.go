@@ -35,8 +35,12 @@
 // kept by the server and named by the arrow_flight_session_id cookie (the
 // name arrow's session middleware uses; JDBC and the Go/ADBC cookie
 // middlewares send it back) or by an x-magnetar-session header. A call
-// without either starts a new session and returns its cookie. Idle sessions
-// expire after Config.SessionIdleTimeout.
+// without either starts a new session and returns its cookie (in the
+// headers of whatever call it is; note that arrow-go's Go cookie middleware
+// only reads headers of unary calls and of streams read to the end, so a Go
+// client should make a unary call such as GetSqlInfo first). Flight session
+// options map onto the same state: "schema" is the current database,
+// other names are SET. Idle sessions expire after Config.SessionIdleTimeout.
 //
 // # Security
 //

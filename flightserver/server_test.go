@@ -617,3 +617,38 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestSessionOptions(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := tctx(t)
+	cl := dial(t, ts.addr, clientOpts{})
+	mustUpdate(t, ctx, cl, `CREATE DATABASE other`)
+	mustUpdate(t, ctx, cl, "CREATE TABLE `other`.t (x INT)")
+	opts, err := flight.NewSessionOptionValues(map[string]any{"schema": "other", "magnetar.mode": "continuous"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cl.SetSessionOptions(ctx, &flight.SetSessionOptionsRequest{SessionOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.GetErrors()) != 0 {
+		t.Errorf("errors %v", res.GetErrors())
+	}
+	got, err := cl.GetSessionOptions(ctx, &flight.GetSessionOptionsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := got.GetSessionOptions()
+	if o["schema"].GetStringValue() != "other" || o["magnetar.mode"].GetStringValue() != "continuous" {
+		t.Errorf("options %v", o)
+	}
+	bad, _ := flight.NewSessionOptionValues(map[string]any{"schema": "nowhere"})
+	res, err = cl.SetSessionOptions(ctx, &flight.SetSessionOptionsRequest{SessionOptions: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.GetErrors()["schema"]; !ok {
+		t.Error("unknown database accepted")
+	}
+}
