@@ -125,9 +125,13 @@ func (b *BatchBuilder) NewRecordBatch() arrow.RecordBatch {
 	for _, a := range arrs {
 		a.Release()
 	}
-	rows := b.cap
-	if n > 0 {
-		rows = n
+	// The next batch gets the room this one needed; a batch cut short (a linger timeout) only
+	// halves it, so that one small batch does not make the next full one regrow every buffer.
+	rows := max(n, b.cap/2, 64)
+	if n > 0 && rows > n {
+		for j := range hint {
+			hint[j] = hint[j] * rows / n
+		}
 	}
 	b.n = 0
 	b.alloc(rows, hint)

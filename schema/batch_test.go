@@ -390,3 +390,39 @@ func TestBatchBuilderRecycles(t *testing.T) {
 	}()
 	<-done
 }
+
+// Each batch reserves the rows the previous one needed; a short batch only halves the room.
+func TestBatchBuilderReservesFromPreviousBatch(t *testing.T) {
+	mem := checkedMem(t)
+	info := Info{Type: "AVRO", Schema: []byte(bidSchema)}
+	target := mustArrow(t, bidSchema)
+	dec, err := NewDecoder(info, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads := bidPayloads(t, 3000)
+	bb := NewBatchBuilder(mem, target)
+	defer bb.Release()
+	fill := func(n int) {
+		for _, p := range payloads[:n] {
+			if err := bb.Append(dec, nil, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bb.NewRecordBatch().Release()
+	}
+	fill(3000)
+	if bb.cap < 3000 || len(bb.cols[4].d) < 3000*50 {
+		t.Errorf("after 3000 rows: room for %d rows, %d url bytes", bb.cap, len(bb.cols[4].d))
+	}
+	fill(10)
+	if bb.cap < 1500 || len(bb.cols[4].d) < 1500*50 {
+		t.Errorf("after a 10-row batch: room for %d rows, %d url bytes; want half of before", bb.cap, len(bb.cols[4].d))
+	}
+	for range 10 {
+		fill(10)
+	}
+	if bb.cap > 64 {
+		t.Errorf("after many 10-row batches: room for %d rows, want it back to 64", bb.cap)
+	}
+}
