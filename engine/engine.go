@@ -204,7 +204,7 @@ func (s *Session) Plan(ctx context.Context, st *sql.Statement) (planner.Node, er
 	if err != nil {
 		return nil, err
 	}
-	return planner.Optimize(ctx, n)
+	return planner.Optimize(planner.WithSession(ctx, s.mode, s.settings), n)
 }
 
 func (s *Session) query(ctx context.Context, st *sql.Statement) (*Result, error) {

@@ -508,7 +508,7 @@ func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
 		}
 	}
 	if timeIdx == nil {
-		timeIdx, source = []int{col}, "window time column"
+		timeIdx, source = []int{col}, "the query's time column"
 	}
 	opt := func(setting, option string) (time.Duration, error) {
 		v := p.sess.setting(setting)

@@ -258,8 +258,8 @@ func (j *IntervalJoin) String() string {
 	for i := range j.LeftKeys {
 		keys[i] = j.LeftKeys[i].String() + " = " + j.RightKeys[i].String()
 	}
-	s := fmt.Sprintf("IntervalJoin on %s and %s between %s%+v and %s%+v", strings.Join(keys, ", "), j.RightTime,
-		j.LeftTime, j.Lower, j.LeftTime, j.Upper)
+	s := fmt.Sprintf("IntervalJoin on %s and %s between %s %s and %s %s", strings.Join(keys, ", "), j.RightTime,
+		j.LeftTime, signed(j.Lower), j.LeftTime, signed(j.Upper))
 	if j.Residual != nil {
 		s += " residual " + j.Residual.String()
 	}
@@ -440,3 +440,11 @@ var (
 	_ pruner = (*Deduplicate)(nil)
 	_ pruner = (*StreamTopN)(nil)
 )
+
+// signed renders an offset as "+ 1m0s" / "- 5s".
+func signed(d time.Duration) string {
+	if d < 0 {
+		return "- " + (-d).String()
+	}
+	return "+ " + d.String()
+}
