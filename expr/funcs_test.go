@@ -182,3 +182,18 @@ func TestArithmeticErrors(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestRepeatHugeCountIsNull(t *testing.T) {
+	mem := checked(t)
+	e, err := NewCall("repeat", Lit("ab"), Lit(int64(9223372036854775807)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := evalConst(t, mem, e)
+	if err != nil {
+		t.Fatalf("want NULL, got error %v", err)
+	}
+	if got != "NULL" {
+		t.Fatalf("want NULL, got %q", got)
+	}
+}

@@ -222,7 +222,8 @@ func init() {
 				appendStr(b, "")
 				return nil
 			}
-			if int64(len(s))*n > maxStringResult {
+			// Divide rather than multiply: len(s)*n can overflow int64.
+			if n > maxStringResult/int64(len(s)) {
 				b.AppendNull()
 				return nil
 			}
