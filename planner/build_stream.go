@@ -20,7 +20,12 @@ func (bl *Builder) buildStream(n Node, kids []exec.Operator, mem memory.Allocato
 		for i, a := range x.Aggs {
 			aggs[i] = exec.AggCall{Func: a.Func, Args: a.Args, Distinct: a.Distinct, Name: x.Cols[2+G+i].Name}
 		}
-		w, err := exec.NewWindowAggregate(kids[0], x.Spec, x.Groups, names(x.Cols[2:2+G]), aggs, mem)
+		groups, gnames := x.Groups, names(x.Cols[2:2+G])
+		if x.Spec.Kind == exec.Session && G == 0 {
+			// exec's sessions need a key: one constant key, projected away.
+			groups, gnames = []expr.Expr{expr.Lit(int64(0))}, []string{"__session_key"}
+		}
+		w, err := exec.NewWindowAggregate(kids[0], x.Spec, groups, gnames, aggs, mem)
 		if err != nil {
 			return nil, true, err
 		}
@@ -30,7 +35,22 @@ func (bl *Builder) buildStream(n Node, kids []exec.Operator, mem memory.Allocato
 			}
 			w.SetRetractable(true)
 		}
-		return w, true, nil
+		if len(groups) == G {
+			return w, true, nil
+		}
+		exprs := make([]expr.Expr, 0, len(x.Cols))
+		for i, c := range x.Cols {
+			src := i
+			if i >= 2 {
+				src = i + 1
+			}
+			exprs = append(exprs, &expr.Column{Index: src, Name: c.Name, T: c.Type})
+		}
+		p, err := exec.NewProject(w, exprs, names(x.Cols), mem)
+		if err != nil {
+			w.Close()
+		}
+		return p, true, err
 	case *Watermark:
 		op, err := buildWatermark(x, kids[0], mem)
 		return op, true, err
