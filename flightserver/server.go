@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/engine"
+	"github.com/magnetar-sql/magnetar/jobs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -29,6 +30,9 @@ const CatalogName = "magnetar"
 type Config struct {
 	// Catalog holds the databases and tables served. Required.
 	Catalog catalog.Catalog
+	// Jobs, if set, runs the durable jobs that continuous INSERT ... SELECT
+	// statements create (and SHOW JOBS, STOP JOB, ...).
+	Jobs *jobs.Manager
 	// Mem allocates Arrow memory; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
 	// Logger receives server events; nil means slog.Default().
@@ -214,6 +218,10 @@ func (s *Server) engineFor(u *User) *engine.Engine {
 		cat = &tenantCatalog{Catalog: cat, user: u}
 	}
 	e := engine.New(cat, engine.Options{Mem: s.mem, Logger: s.log})
+	if s.cfg.Jobs != nil {
+		// One job manager serves every user: jobs are the server's.
+		e.SetJobs(s.cfg.Jobs)
+	}
 	s.engines[name] = e
 	return e
 }

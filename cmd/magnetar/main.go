@@ -16,6 +16,7 @@ func usage() {
 
 commands:
   shell   interactive SQL shell (or -e SQL / -f FILE)
+  serve   Arrow Flight SQL server (JDBC, ADBC, pyarrow) that also runs durable jobs
   gen     generate sample data (magnetar gen nexmark --events N)`)
 }
 

@@ -13,7 +13,11 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/apache/pulsar-client-go/pulsar"
+	pulsarcat "github.com/magnetar-sql/magnetar/catalog/pulsar"
+	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/flightserver"
+	"github.com/magnetar-sql/magnetar/jobs"
 )
 
 func init() { commands["serve"] = runServe }
@@ -101,6 +105,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	}
 	defer closeCat()
 	cfg.Catalog = cat
+	if pc, ok := cat.(*pulsarcat.Catalog); ok {
+		m, err := startServerJobs(ctx, pc, f.serviceURL, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "magnetar serve: jobs: %v\n", err)
+			return 1
+		}
+		defer m.Close()
+		cfg.Jobs = m
+	}
 
 	srv, err := flightserver.New(cfg)
 	if err != nil {
@@ -137,4 +150,27 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		}
 		return 0
 	}
+}
+
+// startServerJobs opens the job manager of a server: it resumes every job
+// recorded as running in Pulsar, and runs the ones created through it.
+// Exactly-once jobs get a client with transactions enabled.
+func startServerJobs(ctx context.Context, cat *pulsarcat.Catalog, serviceURL string, log *slog.Logger) (*jobs.Manager, error) {
+	runner := engine.New(cat, engine.Options{Logger: log}).JobRunner()
+	cfg := jobs.Config{Client: cat.Client(), Catalog: cat, Runner: runner, Logger: log}
+	txn, err := pulsar.NewClient(pulsar.ClientOptions{URL: serviceURL, EnableTransaction: true})
+	if err != nil {
+		log.Warn("magnetar: no transactional client; exactly-once jobs are unavailable", "err", err)
+	} else {
+		cfg.TxnClient = txn
+	}
+	m, err := jobs.NewManager(ctx, cfg)
+	if err != nil {
+		if txn != nil {
+			txn.Close()
+		}
+		return nil, err
+	}
+	log.Info("magnetar: job manager started", "jobs", len(m.Jobs()))
+	return m, nil
 }
