@@ -292,7 +292,8 @@ func rankBound(e expr.Expr, rn int) (int64, bool) {
 // magnetar.event_time, else the table option event_time, else
 // COALESCE(__event_time, __publish_time) where the table has them, else
 // the window's own time column), or, when the time column cannot be traced
-// to a scan, right below the operator on its time expression. It runs
+// to a scan, right below the operator on its time expression (continuous
+// queries only: a bounded one ends, which closes every window). It runs
 // last: it adds columns to scans.
 func assignWatermarks(ctx context.Context, n Node) (Node, error) {
 	p := &wmPlacer{sess: sessionFrom(ctx)}
@@ -351,6 +352,13 @@ func (p *wmPlacer) place(n Node, t expr.Expr) (Node, time.Duration, error) {
 			return out, late, err
 		}
 	}
+	if p.sess.mode != catalog.Unbounded {
+		// Bounded: the input ends, and End closes every window. A
+		// watermark derived behind a blocking operator (sort, window
+		// function, aggregate), which emits everything at End in no time
+		// order, would only make rows late.
+		return n, 0, nil
+	}
 	delay, err := parseDuration(SettingWatermarkDelay, p.sess.setting(SettingWatermarkDelay))
 	if err != nil {
 		return nil, 0, err
@@ -390,16 +398,17 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 	case *Scan:
 		wm, late, err := p.atScan(x, col)
 		return wm, err == nil, late, err
-	case *Filter, *Sort, *Limit, *Deduplicate:
+	case *Filter, *Limit, *Deduplicate:
 		return one(n.Children()[0], col)
 	case *StreamTopN:
 		if col < len(x.Child.Schema()) {
 			return one(x.Child, col)
 		}
-	case *Window:
-		if col < len(x.Child.Schema()) {
-			return one(x.Child, col)
-		}
+	case *Window, *Sort, *Aggregate:
+		// Blocking in bounded runs: they forward watermarks before the
+		// rows they hold, so a watermark below them would make those
+		// rows late above.
+		return n, false, 0, nil
 	case *Project:
 		if c, ok := stripTimeCast(x.Exprs[col]).(*expr.Column); ok {
 			return one(x.Child, c.Index)
