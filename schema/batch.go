@@ -17,22 +17,27 @@ import (
 // target is a flat type (integers, floats, booleans, dates, times, timestamps, strings, binary)
 // it keeps its own column buffers, allocated from its allocator, and decoders with a flat fast
 // path (Avro records of scalar fields) write straight into them, bypassing Arrow's builders and
-// their per-value overheads. Other decoders still work (through a scratch RecordBuilder and a
-// copy), and a target with nested columns falls back to a RecordBuilder for every row.
+// their per-value overheads.
 //
-// Rows from decoders compiled for different writer schemas of the same target may be mixed in
-// one batch. Append is atomic: a payload that fails to decode leaves no partial row. Each batch
-// reserves the row and data capacity the previous one needed, so steady-state batches do not
-// regrow their buffers. A BatchBuilder is not safe for concurrent use.
+// The first row of a batch decides where the batch lives: in the column buffers when its decoder
+// has the flat path, else in a RecordBuilder (decoders without a flat path, and every batch of a
+// target with nested columns, run at their usual speed). Later rows of another kind still fit:
+// flat decoders append to the RecordBuilder, other decoders' rows are copied into the column
+// buffers through a one-row RecordBuilder. So rows from decoders compiled for different writer
+// schemas of the same target may be mixed in one batch.
+//
+// Append is atomic: a payload that fails to decode leaves no partial row. Each batch reserves
+// the row and data capacity the previous one needed, so steady-state batches do not regrow their
+// buffers. A BatchBuilder is not safe for concurrent use.
 type BatchBuilder struct {
 	mem    memory.Allocator // the caller's allocator
 	cmem   *recycler        // column buffers: mem, with buffers of released batches reused
 	schema *arrow.Schema
-	cols   []fastCol            // fast mode: one per target column
-	rb     *array.RecordBuilder // builder mode (some column is not flat)
+	cols   []fastCol            // one per target column; nil when some column is not flat
+	rb     *array.RecordBuilder // batches that live in a builder; the one-row copy buffer otherwise
+	inRB   bool                 // the current batch lives in rb
 
-	n, cap  int                  // rows in the batch, row capacity of the buffers
-	scratch *array.RecordBuilder // fast mode: one-row buffer for decoders without a fast path
+	n, cap int // rows in the batch, row capacity of the column buffers
 }
 
 // NewBatchBuilder returns a BatchBuilder for target allocating from mem. Call Release when done.
@@ -41,7 +46,6 @@ func NewBatchBuilder(mem memory.Allocator, target *arrow.Schema) *BatchBuilder {
 	cols := make([]fastCol, target.NumFields())
 	for j, f := range target.Fields() {
 		if !cols[j].init(f.Type) {
-			b.rb = array.NewRecordBuilder(mem, target)
 			return b
 		}
 	}
@@ -59,19 +63,20 @@ func (b *BatchBuilder) Len() int {
 	return b.n
 }
 
+func (b *BatchBuilder) builder() *array.RecordBuilder {
+	if b.rb == nil {
+		b.rb = array.NewRecordBuilder(b.mem, b.schema)
+	}
+	return b.rb
+}
+
 // Append decodes one message with d (compiled for this builder's target schema, or one whose
 // columns it starts with) and appends its row; on error nothing is appended.
 func (b *BatchBuilder) Append(d Decoder, key, payload []byte) error {
-	if b.rb != nil {
-		if err := d.Append(b.rb, key, payload); err != nil {
-			return err
-		}
-		b.n++
-		return nil
-	}
-	if dd, ok := d.(*decoder); ok {
-		if fd, ok := dd.rd.(*avroFlatDecoder); ok {
-			if dd.checkedBatch != b {
+	var fd *avroFlatDecoder
+	if b.cols != nil {
+		if dd, ok := d.(*decoder); ok {
+			if fd, ok = dd.rd.(*avroFlatDecoder); ok && dd.checkedBatch != b {
 				if err := checkColumns(b.schema, dd.target); err != nil {
 					return err
 				}
@@ -80,21 +85,32 @@ func (b *BatchBuilder) Append(d Decoder, key, payload []byte) error {
 				}
 				dd.checkedBatch = b
 			}
-			return fd.appendBatch(b, payload)
+		}
+		if b.n == 0 {
+			b.inRB = fd == nil
 		}
 	}
-	return b.appendSlow(d, key, payload)
+	switch {
+	case b.cols == nil || b.inRB:
+		if err := d.Append(b.builder(), key, payload); err != nil {
+			return err
+		}
+		b.n++
+		return nil
+	case fd != nil:
+		return fd.appendBatch(b, payload)
+	default:
+		return b.appendCopy(d, key, payload)
+	}
 }
 
-// appendSlow decodes with d's builder path into a one-row scratch builder and copies the row.
-func (b *BatchBuilder) appendSlow(d Decoder, key, payload []byte) error {
-	if b.scratch == nil {
-		b.scratch = array.NewRecordBuilder(b.mem, b.schema)
-	}
-	if err := d.Append(b.scratch, key, payload); err != nil {
+// appendCopy decodes with d's builder path into the (empty) RecordBuilder and copies the row
+// into the column buffers.
+func (b *BatchBuilder) appendCopy(d Decoder, key, payload []byte) error {
+	if err := d.Append(b.builder(), key, payload); err != nil {
 		return err
 	}
-	rec := b.scratch.NewRecordBatch()
+	rec := b.rb.NewRecordBatch()
 	defer rec.Release()
 	if b.n >= b.cap {
 		b.grow()
@@ -111,9 +127,9 @@ func (b *BatchBuilder) appendSlow(d Decoder, key, payload []byte) error {
 // NewRecordBatch returns the rows appended so far as a record batch and starts a new one with
 // the same capacity.
 func (b *BatchBuilder) NewRecordBatch() arrow.RecordBatch {
-	if b.rb != nil {
+	if b.cols == nil || b.inRB {
 		b.n = 0
-		return b.rb.NewRecordBatch()
+		return b.builder().NewRecordBatch()
 	}
 	n := b.n
 	arrs := make([]arrow.Array, len(b.cols))
@@ -142,16 +158,14 @@ func (b *BatchBuilder) NewRecordBatch() arrow.RecordBatch {
 func (b *BatchBuilder) Release() {
 	if b.rb != nil {
 		b.rb.Release()
-		return
+		b.rb = nil
 	}
 	for j := range b.cols {
 		b.cols[j].release()
 	}
-	if b.scratch != nil {
-		b.scratch.Release()
-		b.scratch = nil
+	if b.cmem != nil {
+		b.cmem.close()
 	}
-	b.cmem.close()
 	b.cap, b.n = 0, 0
 }
 

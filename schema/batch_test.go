@@ -190,9 +190,8 @@ func payloads0Long(t *testing.T, p []byte) int64 {
 	return int64(u>>1) ^ -int64(u&1)
 }
 
-// Decoders without a flat fast path (another writer version, a nested writer, KEY_VALUE) fill the
-// same BatchBuilder through the slow path, in order with fast rows; a target with nested columns
-// uses a RecordBuilder.
+// Decoders without a flat fast path (here an older writer version) share batches with flat ones,
+// in order, whichever kind comes first; a target with nested columns uses a RecordBuilder.
 func TestBatchBuilderMixedDecoders(t *testing.T) {
 	mem := checkedMem(t)
 	bidInfo := Info{Type: "AVRO", Schema: []byte(bidSchema)}
@@ -248,6 +247,28 @@ func TestBatchBuilderMixedDecoders(t *testing.T) {
 	if got.Column(6).NullN() != 86 {
 		t.Errorf("extra has %d nulls, want 86 (one per old row)", got.Column(6).NullN())
 	}
+
+	// A batch whose first row has no flat path lives in a RecordBuilder; flat rows after it
+	// append there.
+	for i, p := range bids[:50] {
+		d := fast
+		if i%10 == 0 {
+			d, p = slow, old
+		}
+		if err := bb.Append(d, nil, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Append(rb, nil, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bb.inRB {
+		t.Error("batch starting with a general-path row is in the column buffers")
+	}
+	want2, got2 := rb.NewRecordBatch(), bb.NewRecordBatch()
+	defer want2.Release()
+	defer got2.Release()
+	assertRecordsEqual(t, want2, got2)
 
 	// A decoder for another target is refused.
 	other, err := NewDecoder(Info{Type: "AVRO", Schema: []byte(flatSchema)}, mustArrow(t, flatSchema))

@@ -62,9 +62,10 @@
 // batch's arrays without a copy), and a flat-path decoder writes each field straight into them in
 // a single pass (one switch over field ops, a loop-free varint reader, validity bitmaps created
 // only when a null appears, capacity reserved from the previous batch). A row is committed by
-// moving the row count, so a failed payload still leaves nothing behind. Other decoders fill the
-// same BatchBuilder through a one-row RecordBuilder and a copy, so rows of several writer schema
-// versions can share a batch. JSON payloads are checked by a first pass and appended by a second
+// moving the row count, so a failed payload still leaves nothing behind. A batch whose first row
+// comes from another decoder lives in a RecordBuilder instead; rows of the other kind still fit
+// into either (in the column buffers through a one-row builder and a copy), so rows of several
+// writer schema versions can share a batch. JSON payloads are checked by a first pass and appended by a second
 // run of the same code. Strings are not checked for UTF-8 validity. Target fields that are not
 // nullable still receive null when the writer has no value and no default.
 //
