@@ -117,6 +117,9 @@ type Result struct {
 	Rows     exec.Operator
 	Status   string
 	Warnings []string
+	// late gives the warnings known only once the rows were read (see
+	// AllWarnings).
+	late func() []string
 }
 
 // Close releases the rows, if any.
@@ -220,7 +223,7 @@ func (s *Session) query(ctx context.Context, st *sql.Statement) (*Result, error)
 		op.Close()
 		return nil, err
 	}
-	return &Result{Schema: planner.ArrowSchema(n.Schema()), Rows: op}, nil
+	return &Result{Schema: planner.ArrowSchema(n.Schema()), Rows: op, late: func() []string { return operatorWarnings(op) }}, nil
 }
 
 func (s *Session) exec(ctx context.Context, st *sql.Statement) (*Result, error) {

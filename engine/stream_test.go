@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/exec/exectest"
+)
+
+// streamQueries run both bounded and continuous (over a tailed memory
+// table fed batch by batch); the continuous changelog, folded, must equal
+// the bounded answer. Rows of uid 'flush' exist only to move the
+// watermark past every window at the end; the queries filter them out
+// above the watermark.
+var streamQueries = []struct{ name, sql string }{
+	{"tumble", `SELECT window_start, window_end, uid, count(*), sum(amount), max(amount), count(DISTINCT amount % 3)
+		FROM clicks WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '10 SECONDS'), uid`},
+	{"hop", `SELECT window_start, window_end, count(*), count(DISTINCT uid), min(amount)
+		FROM clicks WHERE uid <> 'flush' GROUP BY HOP(ts, '5 SECONDS', '15 SECONDS')`},
+	{"session", `SELECT window_start, window_end, uid, count(*), avg(amount)
+		FROM clicks WHERE uid <> 'flush' GROUP BY SESSION_WINDOW(ts, '2 SECONDS'), uid`},
+	{"cumulate", `SELECT window_start, window_end, sum(amount)
+		FROM clicks WHERE uid <> 'flush' GROUP BY CUMULATE(ts, '5 SECONDS', '20 SECONDS')`},
+	{"having_window", `SELECT window_start, uid, count(*) AS n FROM clicks WHERE uid <> 'flush'
+		GROUP BY TUMBLE(ts, '10 SECONDS'), uid HAVING count(*) >= 2 AND window_end > '2024-01-01 00:00:20'`},
+	{"group_changelog", `SELECT uid, count(*), sum(amount), min(amount), max(amount) FROM clicks WHERE uid <> 'flush' GROUP BY uid`},
+	{"aggregate_over_aggregate", `SELECT n % 4, count(*), sum(n) FROM
+		(SELECT uid, count(*) AS n FROM clicks WHERE uid <> 'flush' GROUP BY uid) t GROUP BY n % 4`},
+	{"filter_on_aggregate", `SELECT uid, sum(amount) FROM clicks WHERE uid <> 'flush' GROUP BY uid HAVING sum(amount) > 20000`},
+	{"window_over_window", `SELECT window_start, max(n) FROM
+		(SELECT window_start AS ws, uid, count(*) AS n FROM clicks WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '5 SECONDS'), uid) t
+		GROUP BY TUMBLE(ws, '20 SECONDS')`},
+	{"dedup_first", `SELECT uid, ts, amount, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn = 1`},
+	{"dedup_last", `SELECT uid, ts, amount FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts DESC) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn = 1`},
+	{"top3", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn <= 3`},
+	{"window_over_dedup", `SELECT window_start, count(*) FROM (SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY amount % 7 ORDER BY ts) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn = 1) f GROUP BY TUMBLE(ts, '10 SECONDS')`},
+	{"interval_join", `SELECT c.uid, c.ts, c.amount, p.ts, p.total FROM clicks c JOIN pays p
+		ON c.uid = p.uid AND p.ts BETWEEN c.ts AND c.ts + INTERVAL 3 SECOND WHERE c.uid <> 'flush'`},
+	{"window_join", `SELECT a.window_start, a.uid, a.n, b.total FROM
+		(SELECT window_start, uid, count(*) AS n FROM clicks WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '10 SECONDS'), uid) a
+		JOIN (SELECT window_start, uid, sum(total) AS total FROM pays WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '10 SECONDS'), uid) b
+		ON a.window_start = b.window_start AND a.uid = b.uid`},
+}
+
+// streamData returns INSERT statements: clicks in batches whose rows are
+// up to 3 s out of order (within the watermark delay), and payments.
+func streamData() (clicks, pays []string) {
+	users := []string{"ann", "bob", "cid", "dan", "eve"}
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts := func(us int64) string {
+		return base.Add(time.Duration(us) * time.Microsecond).Format("2006-01-02 15:04:05.000000")
+	}
+	var clickRows []string
+	var payRows []string
+	for i := int64(0); i < 120; i++ {
+		// Unique times and amounts, so row-number ties cannot arise.
+		t := i*700_000 - (i*7919%4)*800_000 + i
+		uid := users[(i*7+3)%5]
+		amount := 1000 + (i*389)%997
+		clickRows = append(clickRows, fmt.Sprintf("('%s', '%s', %d)", uid, ts(t), amount))
+		if i%3 == 0 {
+			payRows = append(payRows, fmt.Sprintf("('%s', '%s', %d)", uid, ts(t+(i%5)*1_000_000+250_000), amount*2))
+		}
+	}
+	for b := 0; b < 4; b++ {
+		clicks = append(clicks, "INSERT INTO clicks VALUES "+strings.Join(clickRows[b*30:(b+1)*30], ", "))
+	}
+	pays = append(pays, "INSERT INTO pays VALUES "+strings.Join(payRows[:20], ", "))
+	pays = append(pays, "INSERT INTO pays VALUES "+strings.Join(payRows[20:], ", "))
+	return clicks, pays
+}
+
+const streamSchema = `CREATE TABLE clicks (uid VARCHAR(10), ts TIMESTAMP(6), amount INT);
+CREATE TABLE pays (uid VARCHAR(10), ts TIMESTAMP(6), total INT)`
+
+const streamFlush = `INSERT INTO clicks VALUES ('flush', '2030-01-01 00:00:00', 0);
+INSERT INTO pays VALUES ('flush', '2030-01-01 00:00:00', 0)`
+
+func mustRun(t *testing.T, s *Session, text string) {
+	t.Helper()
+	if _, _, err := runSQL(context.Background(), s, text); err != nil {
+		t.Fatalf("%s: %v", text, err)
+	}
+}
+
+// foldInto applies a batch's changes to a multiset of rendered rows.
+func foldInto(count map[string]int, b exec.Batch) error {
+	for i := 0; i < int(b.Rec.NumRows()); i++ {
+		row := exectest.Row(b.Rec, i)
+		if b.Op(i).IsRetraction() {
+			if count[row] == 0 {
+				return fmt.Errorf("retraction of absent row %q", row)
+			}
+			count[row]--
+		} else {
+			count[row]++
+		}
+	}
+	return nil
+}
+
+func sortedRows(count map[string]int) []string {
+	var out []string
+	for row, n := range count {
+		for ; n > 0; n-- {
+			out = append(out, row)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runFolded runs a bounded query and folds its output.
+func runFolded(ctx context.Context, s *Session, q string) ([]string, error) {
+	count := map[string]int{}
+	err := s.Run(ctx, q, func(r *Result) error {
+		for {
+			m, err := r.Rows.Next(ctx)
+			if err != nil {
+				return err
+			}
+			if m.Kind == exec.MsgEnd {
+				return nil
+			}
+			if m.Kind == exec.MsgBatch {
+				err := foldInto(count, m.Batch)
+				m.Release()
+				if err != nil {
+					return err
+				}
+			}
+		}
+	})
+	return sortedRows(count), err
+}
+
+func TestContinuousMatchesBounded(t *testing.T) {
+	clicks, pays := streamData()
+	for _, q := range streamQueries {
+		t.Run(q.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			cat := memcat.New()
+			eng := New(cat, Options{Mem: mem})
+			feeder := eng.NewSession()
+			mustRun(t, feeder, streamSchema)
+			mustRun(t, feeder, clicks[0])
+
+			s := eng.NewSession()
+			mustRun(t, s, "SET magnetar.watermark_delay = '5 SECONDS'")
+			mustRun(t, s, "SET magnetar.mode = 'continuous'")
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var (
+				mu    sync.Mutex
+				count = map[string]int{}
+				msgs  int
+			)
+			done := make(chan error, 1)
+			started := make(chan struct{})
+			go func() {
+				done <- s.Run(ctx, q.sql, func(r *Result) error {
+					close(started)
+					for {
+						m, err := r.Rows.Next(ctx)
+						if err != nil {
+							return err
+						}
+						if m.Kind == exec.MsgEnd {
+							return fmt.Errorf("continuous query ended")
+						}
+						mu.Lock()
+						msgs++
+						if m.Kind == exec.MsgBatch {
+							err = foldInto(count, m.Batch)
+						}
+						mu.Unlock()
+						m.Release()
+						if err != nil {
+							return err
+						}
+					}
+				})
+			}()
+			select {
+			case <-started:
+			case err := <-done:
+				t.Fatalf("continuous run: %v", err)
+			}
+			for _, ins := range append(append(clicks[1:], pays...), streamFlush) {
+				mustRun(t, feeder, ins)
+				time.Sleep(5 * time.Millisecond)
+			}
+			// Wait until the output is quiet, then stop the query.
+			last, quiet := -1, 0
+			for quiet < 6 && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+				mu.Lock()
+				n := msgs
+				mu.Unlock()
+				if n == last {
+					quiet++
+				} else {
+					last, quiet = n, 0
+				}
+			}
+			cancel()
+			if err := <-done; err != nil && ctx.Err() == nil {
+				t.Fatalf("continuous run: %v", err)
+			}
+			got := sortedRows(count)
+
+			bs := eng.NewSession()
+			mustRun(t, bs, "SET magnetar.watermark_delay = '5 SECONDS'")
+			want, err := runFolded(context.Background(), bs, q.sql)
+			if err != nil {
+				t.Fatalf("bounded run: %v", err)
+			}
+			if len(want) == 0 {
+				t.Fatalf("bounded answer is empty: the test data do not exercise %s", q.name)
+			}
+			if err := exectest.Equal(got, want); err != nil {
+				t.Errorf("continuous (folded) vs bounded: %v", err)
+			}
+			cat.Close()
+			if n := mem.CurrentAlloc(); n != 0 {
+				t.Errorf("%d bytes of Arrow memory not released", n)
+			}
+		})
+	}
+}
+
+// TestLateRowWarnings checks that rows dropped as late are reported as
+// warnings of the query.
+func TestLateRowWarnings(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	cat := memcat.New()
+	defer func() {
+		cat.Close()
+		if n := mem.CurrentAlloc(); n != 0 {
+			t.Errorf("%d bytes of Arrow memory not released", n)
+		}
+	}()
+	s := New(cat, Options{Mem: mem}).NewSession()
+	mustRun(t, s, `CREATE TABLE r (k INT, et TIMESTAMP);
+INSERT INTO r VALUES (1, '2024-01-01 10:00:01'), (1, '2024-01-01 10:00:30');
+INSERT INTO r VALUES (1, '2024-01-01 10:00:02'), (1, '2024-01-01 10:00:03'), (1, '2024-01-01 10:00:31')`)
+	q := "SELECT window_start, count(*) FROM r GROUP BY TUMBLE(et, '10 SECONDS')"
+	var warnings []string
+	var rows []string
+	err := s.Run(context.Background(), q, func(r *Result) error {
+		for {
+			m, err := r.Rows.Next(context.Background())
+			if err != nil {
+				return err
+			}
+			if m.Kind == exec.MsgEnd {
+				break
+			}
+			if m.Kind == exec.MsgBatch {
+				rows = append(rows, exectest.Rows([]arrow.RecordBatch{m.Batch.Rec})...)
+			}
+			m.Release()
+		}
+		warnings = r.AllWarnings()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(rows)
+	if err := exectest.Equal(rows, []string{"2024-01-01T10:00:00Z|1", "2024-01-01T10:00:30Z|2"}); err != nil {
+		t.Error(err)
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "2 late row(s) dropped") {
+		t.Errorf("warnings %q, want one about 2 late rows", warnings)
+	}
+	// With a delay nothing is late, and there is no warning.
+	mustRun(t, s, "SET magnetar.watermark_delay = '1 MINUTE'")
+	err = s.Run(context.Background(), q, func(r *Result) error {
+		for {
+			m, err := r.Rows.Next(context.Background())
+			if err != nil {
+				return err
+			}
+			m.Release()
+			if m.Kind == exec.MsgEnd {
+				break
+			}
+		}
+		warnings = r.AllWarnings()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("unexpected warnings %q", warnings)
+	}
+}
