@@ -75,8 +75,8 @@ func (d *avroFlatDecoder) compileBatch() {
 		case f.col < 0:
 			bf.op = [...]batchOp{frLong: bopSkipLong, frInt: bopSkipInt, frBytes: bopSkipBytes, frBool: bopSkipBool,
 				frFloat: bopSkip4, frDouble: bopSkip8}[f.read]
-		case f.mul != 1:
-			bf.op = bopScaled8
+		case f.mul != 1 || (f.read == frInt && f.kind == fkInt64):
+			bf.op = bopScaled8 // isInt makes it check the int range
 		case f.kind == fkInt64 || f.kind == fkTimestamp || f.kind == fkTime64:
 			bf.op = bopLong8
 		case f.kind == fkInt32 || f.kind == fkDate32:

@@ -131,8 +131,8 @@ func newAvroFlatDecoder(rec *avro.RecordSchema, tf []arrow.Field, cols []int) (*
 			dt := tf[j].Type
 			ok := false
 			switch {
-			case f.read == frLong && lt == "" && dt.ID() == arrow.INT64:
-				f.kind, ok = fkInt64, true
+			case (f.read == frLong || f.read == frInt) && lt == "" && dt.ID() == arrow.INT64:
+				f.kind, ok = fkInt64, true // int → long is the commonest schema evolution
 			case f.read == frInt && lt == "" && dt.ID() == arrow.INT32:
 				f.kind, ok = fkInt32, true
 			case f.read == frInt && lt == avro.Date && dt.ID() == arrow.DATE32:

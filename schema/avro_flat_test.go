@@ -35,8 +35,8 @@ func TestAvroFlatMatchesGeneral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The table drops "skipped", reads "fd" as DOUBLE (flat path: float→double) and has a column
-	// the writer lacks, with a default.
+	// The table drops "skipped", reads "fd" as DOUBLE and "i" as BIGINT (flat path: float→double,
+	// int→long) and has a column the writer lacks, with a default.
 	var fields []arrow.Field
 	for _, f := range full.Fields() {
 		switch f.Name {
@@ -44,6 +44,8 @@ func TestAvroFlatMatchesGeneral(t *testing.T) {
 			continue
 		case "fd":
 			f.Type = arrow.PrimitiveTypes.Float64
+		case "i":
+			f.Type = arrow.PrimitiveTypes.Int64 // int → long promotion
 		}
 		fields = append(fields, f)
 	}

@@ -107,6 +107,8 @@ func TestBatchBuilderMatchesAppend(t *testing.T) {
 			continue
 		case "fd":
 			f.Type = arrow.PrimitiveTypes.Float64
+		case "i":
+			f.Type = arrow.PrimitiveTypes.Int64 // int → long promotion
 		}
 		fields = append(fields, f)
 	}
@@ -199,8 +201,10 @@ func TestBatchBuilderMixedDecoders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An older writer with an int price (int → long promotion: not flat) and without extra.
-	oldSchema := strings.Replace(strings.Replace(bidSchema, `{"name":"price","type":"long"}`, `{"name":"price","type":"int"}`, 1),
+	// An older writer with an int price, a nested record the table does not have (so not flat)
+	// and without extra.
+	oldSchema := strings.Replace(strings.Replace(bidSchema, `{"name":"price","type":"long"}`,
+		`{"name":"price","type":"int"},{"name":"meta","type":{"type":"record","name":"M","fields":[{"name":"x","type":"long"}]}}`, 1),
 		`,
  {"name":"extra","type":"string"}`, "", 1)
 	oldInfo := Info{Type: "AVRO", Schema: []byte(oldSchema)}
@@ -217,7 +221,7 @@ func TestBatchBuilderMixedDecoders(t *testing.T) {
 	}
 	bids := bidPayloads(t, 600)
 	old := avroEncode(t, oldSchema, map[string]any{"auction": int64(1), "bidder": int64(2), "price": int32(3),
-		"channel": "c", "url": "u", "dateTime": time.UnixMilli(4).UTC()})[0]
+		"channel": "c", "url": "u", "dateTime": time.UnixMilli(4).UTC(), "meta": map[string]any{"x": int64(9)}})[0]
 
 	bb := NewBatchBuilder(mem, target)
 	defer bb.Release()
