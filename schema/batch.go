@@ -70,25 +70,24 @@ func (b *BatchBuilder) builder() *array.RecordBuilder {
 	return b.rb
 }
 
-// Append decodes one message with d (compiled for this builder's target schema, or one whose
-// columns it starts with) and appends its row; on error nothing is appended.
+// Append decodes one message with d (compiled by NewDecoder for this builder's target schema)
+// and appends its row; on error nothing is appended.
 func (b *BatchBuilder) Append(d Decoder, key, payload []byte) error {
 	var fd *avroFlatDecoder
-	if b.cols != nil {
-		if dd, ok := d.(*decoder); ok {
-			if fd, ok = dd.rd.(*avroFlatDecoder); ok && dd.checkedBatch != b {
-				if err := checkColumns(b.schema, dd.target); err != nil {
-					return err
-				}
-				if dd.ncols != len(b.cols) {
-					return fmt.Errorf("schema: batch has %d columns, decoder fills %d", len(b.cols), dd.ncols)
-				}
-				dd.checkedBatch = b
+	if dd, ok := d.(*decoder); ok {
+		if dd.checkedBatch != b {
+			if err := checkColumns(b.schema, dd.target); err != nil {
+				return err
 			}
+			if dd.ncols != b.schema.NumFields() {
+				return fmt.Errorf("schema: batch has %d columns, decoder fills %d", b.schema.NumFields(), dd.ncols)
+			}
+			dd.checkedBatch = b
 		}
-		if b.n == 0 {
-			b.inRB = fd == nil
-		}
+		fd, _ = dd.rd.(*avroFlatDecoder)
+	}
+	if b.cols != nil && b.n == 0 {
+		b.inRB = fd == nil
 	}
 	switch {
 	case b.cols == nil || b.inRB:

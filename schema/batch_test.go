@@ -282,6 +282,13 @@ func TestBatchBuilderMixedDecoders(t *testing.T) {
 	if err := bb.Append(other, nil, bids[0]); err == nil {
 		t.Error("decoder of another schema: no error")
 	}
+	prefix, err := NewDecoder(bidInfo, arrow.NewSchema(target.Fields()[:3], nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bb.Append(prefix, nil, bids[0]); err == nil || bb.Len() != 0 {
+		t.Errorf("decoder of the first 3 columns: err = %v, %d rows", err, bb.Len())
+	}
 
 	// Nested target columns: builder mode.
 	nestedInfo := Info{Type: "AVRO", Schema: []byte(nestedSchema)}
