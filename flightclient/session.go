@@ -1,0 +1,195 @@
+package flightclient
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/magnetar-sql/magnetar/shell"
+)
+
+// updateWords are the first keywords of statements known to return no
+// rows; they go through ExecuteUpdate, which reports inserted rows. Other
+// statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, VALUES, TABLE and
+// anything unknown) are sent as queries and the server's answer decides: a
+// result without columns is a statement without rows.
+var updateWords = map[string]bool{
+	"CREATE": true, "DROP": true, "ALTER": true, "INSERT": true, "REPLACE": true,
+	"UPDATE": true, "DELETE": true, "USE": true, "SET": true, "BEGIN": true,
+	"START": true, "COMMIT": true, "ROLLBACK": true, "TRUNCATE": true,
+	"STOP": true, "RESUME": true, "KILL": true,
+}
+
+// Run executes the statements in text in order on the server, calling fn
+// with each result. Results with rows stream from the server while fn
+// drains them; cancelling ctx cancels the stream. Located errors are
+// *sql.Error with Line/Column relative to text.
+func (c *Client) Run(ctx context.Context, text string, fn func(*shell.Result) error) error {
+	pieces, rest := shell.Split(text)
+	if strings.TrimSpace(rest.Text) != "" {
+		pieces = append(pieces, rest)
+	}
+	for _, p := range pieces {
+		if err := c.runOne(ctx, p.Text, fn); err != nil {
+			return shift(err, p.Line, p.Column)
+		}
+	}
+	return nil
+}
+
+func (c *Client) runOne(ctx context.Context, text string, fn func(*shell.Result) error) error {
+	words := firstWords(text, 3)
+	first := ""
+	if len(words) > 0 {
+		first = words[0]
+	}
+	if updateWords[first] {
+		return c.update(ctx, text, words, fn)
+	}
+	return c.query(ctx, text, words, fn)
+}
+
+// update runs a statement without rows and reports its status line.
+func (c *Client) update(ctx context.Context, text string, words []string, fn func(*shell.Result) error) error {
+	n, err := c.fc.ExecuteUpdate(c.callCtx(ctx), text)
+	if err != nil {
+		return c.callError(ctx, err)
+	}
+	return c.finishStatus(ctx, words, n, fn)
+}
+
+// finishStatus refreshes the mirrored session state after statements that
+// change it, and hands fn the status line.
+func (c *Client) finishStatus(ctx context.Context, words []string, n int64, fn func(*shell.Result) error) error {
+	if len(words) > 0 && (words[0] == "USE" || words[0] == "SET") {
+		if err := c.refresh(ctx); err != nil {
+			return err
+		}
+	}
+	return fn(&shell.Result{Status: statusLine(words, n, c.Database())})
+}
+
+// query runs a statement through GetFlightInfo and streams its rows.
+func (c *Client) query(ctx context.Context, text string, words []string, fn func(*shell.Result) error) error {
+	info, err := c.fc.Execute(c.callCtx(ctx), text)
+	if err != nil {
+		return c.callError(ctx, err)
+	}
+	sc, err := flight.DeserializeSchema(info.GetSchema(), c.mem)
+	if err != nil {
+		c.cancelInfo(info)
+		return fmt.Errorf("result schema: %w", err)
+	}
+	if sc.NumFields() == 0 {
+		// No rows: the statement ran. Fetch the (empty) stream so the
+		// server can forget the finished statement at once.
+		if err := c.drainEmpty(ctx, info); err != nil {
+			return err
+		}
+		return c.finishStatus(ctx, words, 0, fn)
+	}
+	rows := newRows(c, info, sc)
+	return fn(&shell.Result{Schema: rows.Schema(), Rows: rows, Close: rows.Close})
+}
+
+func (c *Client) drainEmpty(ctx context.Context, info *flight.FlightInfo) error {
+	for _, ep := range info.GetEndpoint() {
+		rdr, err := c.fc.DoGet(c.callCtx(ctx), ep.GetTicket())
+		if err != nil {
+			return c.callError(ctx, err)
+		}
+		for rdr.Next() {
+		}
+		err = rdr.Err()
+		rdr.Release()
+		if err != nil {
+			return c.callError(ctx, err)
+		}
+	}
+	return nil
+}
+
+// callError reports a failed call: the context's own error when the
+// caller cancelled (so the shell says "cancelled"), the server's otherwise.
+func (c *Client) callError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return remoteError(err)
+}
+
+// statusLine rebuilds the status line the engine shows locally for a
+// statement without rows ("CREATE TABLE", "INSERT 3", "USE db", "SET"):
+// Flight SQL carries only the inserted row count back.
+func statusLine(words []string, n int64, db string) string {
+	if len(words) == 0 {
+		return "OK"
+	}
+	switch words[0] {
+	case "INSERT", "REPLACE":
+		return fmt.Sprintf("INSERT %d", n)
+	case "UPDATE", "DELETE":
+		return fmt.Sprintf("%s %d", words[0], n)
+	case "USE":
+		return "USE " + db
+	case "CREATE", "DROP", "ALTER", "STOP", "RESUME":
+		obj := ""
+		for _, w := range words[1:] {
+			if w == "OR" || w == "REPLACE" || w == "TEMPORARY" {
+				continue
+			}
+			obj = w
+			break
+		}
+		if obj == "SCHEMA" {
+			obj = "DATABASE"
+		}
+		if obj == "" {
+			return words[0]
+		}
+		return words[0] + " " + obj
+	}
+	return words[0]
+}
+
+// firstWords returns up to n leading words of a statement, upper-cased,
+// skipping blanks, comments and opening parentheses.
+func firstWords(text string, n int) []string {
+	var out []string
+	i := 0
+	for i < len(text) && len(out) < n {
+		ch := text[i]
+		switch {
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '(':
+			i++
+		case ch == '#' || (ch == '-' && strings.HasPrefix(text[i:], "--")):
+			if j := strings.IndexByte(text[i:], '\n'); j >= 0 {
+				i += j + 1
+			} else {
+				i = len(text)
+			}
+		case ch == '/' && strings.HasPrefix(text[i:], "/*"):
+			if j := strings.Index(text[i+2:], "*/"); j >= 0 {
+				i += j + 4
+			} else {
+				i = len(text)
+			}
+		case isWordByte(ch):
+			j := i
+			for j < len(text) && isWordByte(text[j]) {
+				j++
+			}
+			out = append(out, strings.ToUpper(text[i:j]))
+			i = j
+		default:
+			// Anything else (a quoted name, an operator) ends the keywords.
+			return out
+		}
+	}
+	return out
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
