@@ -448,6 +448,13 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 // time column the operator above uses.
 func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
 	tab := s.Table
+	if pt, ok := tab.(interface{ Partitions() int }); ok && pt.Partitions() > 1 && p.sess.mode != catalog.Unbounded {
+		// A bounded scan may deliver one partition's rows before another
+		// partition's first batch, and the assigner cannot yet know of
+		// partitions it has not seen: their rows would all be late. End
+		// closes every window anyway, so bounded runs go without.
+		return s, 0, nil
+	}
 	nvis := len(tab.Schema().Fields())
 	meta := tab.MetadataColumns()
 	find := func(name string) int {
