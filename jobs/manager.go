@@ -51,6 +51,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -93,16 +94,19 @@ type Config struct {
 	// Catalog resolves target tables and creates the jobs namespace.
 	Catalog catalog.Catalog
 	Runner  Runner
-	// Namespace holds the jobs topic and state topics (DefaultNamespace).
+	// Namespace holds the jobs topic and state topics (else EnvNamespace,
+	// else DefaultNamespace).
 	Namespace string
-	// CheckpointInterval is how often running jobs checkpoint.
+	// CheckpointInterval is how often running jobs checkpoint (else
+	// EnvCheckpointInterval, else DefaultCheckpointInterval).
 	CheckpointInterval time.Duration
 	Mem                memory.Allocator
 	Logger             *slog.Logger
 	// TxnClient is a client created with EnableTransaction, used by jobs
 	// whose settings ask for exactly-once delivery (DeliverySetting).
 	TxnClient pulsar.Client
-	// TxnTimeout bounds a checkpoint's transaction (default 1 minute).
+	// TxnTimeout bounds a checkpoint's transaction (else EnvTxnTimeout,
+	// else 1 minute).
 	TxnTimeout time.Duration
 	// NoResume loads the job definitions without starting the running ones:
 	// a shell creates and runs its own jobs in-process but must not take
@@ -161,9 +165,34 @@ type Manager struct {
 	jobs map[string]*job
 }
 
+// Environment variables filling Config fields left zero, so that a process
+// such as `magnetar serve` can be pointed at its own jobs namespace (tests
+// run servers side by side on one broker) and tuned without new flags.
+const (
+	EnvNamespace          = "MAGNETAR_JOBS_NAMESPACE"           // Config.Namespace
+	EnvCheckpointInterval = "MAGNETAR_JOBS_CHECKPOINT_INTERVAL" // Config.CheckpointInterval, a Go duration
+	EnvTxnTimeout         = "MAGNETAR_JOBS_TXN_TIMEOUT"         // Config.TxnTimeout, a Go duration
+)
+
+// envDuration reads a positive Go duration from the environment (0: unset
+// or unreadable).
+func envDuration(key string) time.Duration {
+	d, err := time.ParseDuration(os.Getenv(key))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
 func (c Config) withDefaults() Config {
 	if c.Namespace == "" {
+		c.Namespace = os.Getenv(EnvNamespace)
+	}
+	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = envDuration(EnvCheckpointInterval)
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
@@ -173,6 +202,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TxnTimeout <= 0 {
+		c.TxnTimeout = envDuration(EnvTxnTimeout)
 	}
 	if c.TxnTimeout <= 0 {
 		c.TxnTimeout = time.Minute
