@@ -46,6 +46,9 @@ func (s *Session) createTable(ctx context.Context, st *sql.Statement, x *ast.Cre
 				return nil, sql.Errorf(st, c.Name.Name.O, "unsupported: generated column %q", c.Name.Name.O)
 			}
 		}
+		if f, err = s.withDefault(ctx, st, c, f); err != nil {
+			return nil, err
+		}
 		for _, g := range fields {
 			if strings.EqualFold(g.Name, f.Name) {
 				return nil, sql.Errorf(st, f.Name, "duplicate column name %q", f.Name)
@@ -106,6 +109,9 @@ func (s *Session) createTable(ctx context.Context, st *sql.Statement, x *ast.Cre
 		return nil, sql.Errorf(st, name, "table %q needs at least one column", name)
 	}
 	def.Schema = arrow.NewSchema(fields, nil)
+	if err := applyEngineAttribute(st, &def, x.Options); err != nil {
+		return nil, err
+	}
 	if err := s.e.cat.CreateTable(ctx, db, def, x.IfNotExists); err != nil {
 		switch {
 		case errors.Is(err, catalog.ErrExists):
@@ -235,6 +241,10 @@ func (s *Session) writeInto(ctx context.Context, st *sql.Statement, tab catalog.
 	exprs := make([]expr.Expr, len(fields))
 	for i, f := range fields {
 		if pos[i] < 0 {
+			if lit := s.defaultLiteral(f); lit != nil {
+				exprs[i] = lit
+				continue
+			}
 			if !f.Nullable {
 				return 0, sql.Errorf(st, tab.Name(), "column %q has no default value and cannot be NULL", f.Name)
 			}

@@ -260,6 +260,8 @@ func (s *Session) exec(ctx context.Context, st *sql.Statement) (*Result, error) 
 		return s.createTable(ctx, st, x)
 	case *ast.DropTableStmt:
 		return s.dropTable(ctx, st, x)
+	case *ast.AlterTableStmt:
+		return s.alterTable(ctx, st, x)
 	case *ast.InsertStmt:
 		if s.mode == catalog.Unbounded && x.Select != nil {
 			// A continuous INSERT ... SELECT never ends: it becomes a job.

@@ -67,7 +67,7 @@ func (s *Session) show(ctx context.Context, st *sql.Statement, x *ast.ShowStmt) 
 			if pk[strings.ToLower(f.Name)] {
 				key = "PRI"
 			}
-			rows = append(rows, []string{f.Name, typeName(f.Type, f.Metadata), null, key, "NULL", ""})
+			rows = append(rows, []string{f.Name, typeName(f.Type, f.Metadata), null, key, defaultText(f), ""})
 		}
 		for _, f := range tab.MetadataColumns() {
 			rows = append(rows, []string{f.Name, typeName(f.Type, f.Metadata), "YES", "", "NULL", "metadata"})
@@ -177,6 +177,9 @@ func createTableText(tab catalog.Table) string {
 		if !f.Nullable {
 			b.WriteString(" NOT NULL")
 		}
+		if d, ok := defaultSQL(f); ok {
+			b.WriteString(" DEFAULT " + d)
+		}
 		if i < len(fields)-1 || len(def.PrimaryKey) > 0 {
 			b.WriteString(",")
 		}
@@ -190,6 +193,9 @@ func createTableText(tab catalog.Table) string {
 		fmt.Fprintf(&b, "  PRIMARY KEY (%s)\n", strings.Join(keys, ", "))
 	}
 	b.WriteString(")")
+	if ea := engineAttributeText(def.Options); ea != "" {
+		fmt.Fprintf(&b, " ENGINE_ATTRIBUTE='%s'", strings.ReplaceAll(ea, "'", "''"))
+	}
 	if def.Comment != "" {
 		fmt.Fprintf(&b, " COMMENT='%s'", strings.ReplaceAll(def.Comment, "'", "''"))
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
 )
 
@@ -23,6 +24,7 @@ type Catalog struct {
 	dbs map[string]map[string]*Table // lower-cased db → lower-cased table name → table
 	// dbNames keeps the spelling a database was created with.
 	dbNames map[string]string
+	mem     memory.Allocator // see SetAllocator
 }
 
 var _ catalog.Catalog = (*Catalog)(nil)
@@ -63,7 +65,7 @@ func (c *Catalog) Tables(_ context.Context, db string) ([]string, error) {
 	}
 	out := make([]string, 0, len(tabs))
 	for _, t := range tabs {
-		out = append(out, t.def.Name)
+		out = append(out, t.name)
 	}
 	sort.Strings(out)
 	return out, nil

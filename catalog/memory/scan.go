@@ -104,5 +104,5 @@ func (s *scan) String() string {
 	for i, f := range s.schema.Fields() {
 		names[i] = f.Name
 	}
-	return fmt.Sprintf("MemoryScan %s %v%s", s.table.def.Name, names, lim)
+	return fmt.Sprintf("MemoryScan %s %v%s", s.table.name, names, lim)
 }

@@ -12,9 +12,11 @@ import (
 
 // Table is a memory table: a definition and the batches appended to it.
 type Table struct {
-	def catalog.TableDef
+	name string // fixed at creation; def.Name may not change
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// def changes with ALTER TABLE: read it under mu (getDef).
+	def     catalog.TableDef
 	batches []arrow.RecordBatch
 	// grown is closed and replaced whenever batches are appended, waking
 	// unbounded scans that tail the table.
@@ -27,20 +29,37 @@ var (
 )
 
 func newTable(def catalog.TableDef) *Table {
-	return &Table{def: def, grown: make(chan struct{})}
+	return &Table{name: def.Name, def: def, grown: make(chan struct{})}
+}
+
+// getDef returns the current definition. Its maps and slices are never
+// modified in place (ALTER replaces them), so callers may keep it.
+func (t *Table) getDef() catalog.TableDef {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.def
 }
 
 // Name implements catalog.Table.
-func (t *Table) Name() string { return t.def.Name }
+func (t *Table) Name() string { return t.name }
 
 // Schema implements catalog.Table.
-func (t *Table) Schema() *arrow.Schema { return t.def.Schema }
+func (t *Table) Schema() *arrow.Schema { return t.getDef().Schema }
 
 // MetadataColumns implements catalog.Table; memory tables have none.
 func (t *Table) MetadataColumns() []arrow.Field { return nil }
 
 // Def implements catalog.Table.
-func (t *Table) Def() catalog.TableDef { return t.def }
+func (t *Table) Def() catalog.TableDef {
+	d := t.getDef()
+	opts := d.Options
+	d.Options = make(map[string]string, len(opts))
+	for k, v := range opts {
+		d.Options[k] = v
+	}
+	d.PrimaryKey = append([]string(nil), d.PrimaryKey...)
+	return d
+}
 
 // NumRows counts the stored rows.
 func (t *Table) NumRows() int64 {
@@ -77,20 +96,29 @@ func (t *Table) snapshot(from int) ([]arrow.RecordBatch, <-chan struct{}) {
 	return out, t.grown
 }
 
-func (t *Table) appendBatch(rec arrow.RecordBatch) {
+// appendBatch stores rec if it has the table's current schema (checked
+// under the lock, so that a concurrent ADD COLUMN cannot slip between the
+// check and the append).
+func (t *Table) appendBatch(rec arrow.RecordBatch) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !rec.Schema().Equal(t.def.Schema) {
+		return fmt.Errorf("write to %s: batch schema %s does not match table schema %s",
+			t.name, rec.Schema(), t.def.Schema)
+	}
 	rec.Retain()
 	t.batches = append(t.batches, rec)
 	close(t.grown)
 	t.grown = make(chan struct{})
+	return nil
 }
 
 // Scan implements catalog.Table. A bounded scan emits the batches stored
 // when it is opened; an unbounded scan then waits for appended batches
 // until its context ends. Filters are not used (the planner keeps them).
 func (t *Table) Scan(_ context.Context, req catalog.ScanRequest) (exec.Operator, error) {
-	n := len(t.def.Schema.Fields())
+	sch := t.Schema()
+	n := len(sch.Fields())
 	cols := req.Columns
 	if cols == nil {
 		cols = make([]int, n)
@@ -101,11 +129,11 @@ func (t *Table) Scan(_ context.Context, req catalog.ScanRequest) (exec.Operator,
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		if c < 0 || c >= n {
-			return nil, fmt.Errorf("scan %s: column %d out of range", t.def.Name, c)
+			return nil, fmt.Errorf("scan %s: column %d out of range", t.name, c)
 		}
-		fields[i] = t.def.Schema.Field(c)
+		fields[i] = sch.Field(c)
 	}
-	md := t.def.Schema.Metadata()
+	md := sch.Metadata()
 	return &scan{
 		table:  t,
 		schema: arrow.NewSchema(fields, &md),
@@ -129,20 +157,19 @@ type writer struct {
 // to an append-only memory table and are rejected.
 func (w *writer) Write(_ context.Context, b exec.Batch) error {
 	if w.closed {
-		return fmt.Errorf("write to %s: writer closed", w.table.def.Name)
+		return fmt.Errorf("write to %s: writer closed", w.table.name)
 	}
 	if !b.AppendOnly() {
-		return fmt.Errorf("write to %s: memory tables accept inserts only", w.table.def.Name)
-	}
-	if !b.Rec.Schema().Equal(w.table.def.Schema) {
-		return fmt.Errorf("write to %s: batch schema %s does not match table schema %s",
-			w.table.def.Name, b.Rec.Schema(), w.table.def.Schema)
+		return fmt.Errorf("write to %s: memory tables accept inserts only", w.table.name)
 	}
 	if b.Rec.NumRows() == 0 {
+		if !b.Rec.Schema().Equal(w.table.Schema()) {
+			return fmt.Errorf("write to %s: batch schema %s does not match table schema %s",
+				w.table.name, b.Rec.Schema(), w.table.Schema())
+		}
 		return nil
 	}
-	w.table.appendBatch(b.Rec)
-	return nil
+	return w.table.appendBatch(b.Rec)
 }
 
 func (w *writer) Close(context.Context) error {
