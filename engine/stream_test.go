@@ -310,3 +310,51 @@ INSERT INTO r VALUES (1, '2024-01-01 10:00:02'), (1, '2024-01-01 10:00:03'), (1,
 		t.Errorf("unexpected warnings %q", warnings)
 	}
 }
+
+// TestIntervalJoinMatchesHashJoin checks the interval join against the
+// same condition written so that the planner keeps a hash join.
+func TestIntervalJoinMatchesHashJoin(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	cat := memcat.New()
+	s := New(cat, Options{Mem: mem}).NewSession()
+	clicks, pays := streamData()
+	mustRun(t, s, streamSchema)
+	for _, ins := range append(clicks, pays...) {
+		mustRun(t, s, ins)
+	}
+	// The data are up to 3 s out of order across batches: with less delay
+	// the interval join would drop late rows the hash join keeps.
+	mustRun(t, s, "SET magnetar.watermark_delay = '5 SECONDS'")
+	ctx := context.Background()
+	for _, c := range []struct{ interval, hash string }{
+		{"p.ts BETWEEN c.ts AND c.ts + INTERVAL 3 SECOND", "TIMESTAMPDIFF(MICROSECOND, c.ts, p.ts) BETWEEN 0 AND 3000000"},
+		{"p.ts > DATE_SUB(c.ts, INTERVAL 2 SECOND) AND p.ts < c.ts + INTERVAL 1500000 MICROSECOND", "TIMESTAMPDIFF(MICROSECOND, c.ts, p.ts) BETWEEN -1999999 AND 1499999"},
+	} {
+		q := "SELECT c.uid, c.ts, p.ts, p.total FROM clicks c JOIN pays p ON c.uid = p.uid AND "
+		plan, err := runFolded(ctx, s, "EXPLAIN "+q+c.interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(plan, "\n"), "IntervalJoin") {
+			t.Errorf("%s: no interval join in\n%s", c.interval, strings.Join(plan, "\n"))
+		}
+		got, err := runFolded(ctx, s, q+c.interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := runFolded(ctx, s, q+c.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: no matches in the test data", c.hash)
+		}
+		if err := exectest.Equal(got, want); err != nil {
+			t.Errorf("%s: %v", c.interval, err)
+		}
+	}
+	cat.Close()
+	if n := mem.CurrentAlloc(); n != 0 {
+		t.Errorf("%d bytes of Arrow memory not released", n)
+	}
+}
