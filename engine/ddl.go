@@ -266,7 +266,7 @@ func (s *Session) writeInto(ctx context.Context, st *sql.Statement, tab catalog.
 		}
 		exprs[i] = e
 	}
-	plan, err := planner.Optimize(ctx, src)
+	plan, err := planner.Optimize(planner.WithSession(ctx, catalog.Bounded, s.settings), src)
 	if err != nil {
 		return 0, err
 	}
