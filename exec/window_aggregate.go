@@ -813,12 +813,11 @@ func (s windowState) SizeBytes() int64 {
 	return int64(s.Entries()) * int64(16+16*len(s.w.aggs))
 }
 
-// Snapshot writes session windows' state; tumbling, hopping and cumulating
-// windows keep the hash aggregate's accumulators, which cannot be saved
-// yet (ErrSnapshotUnsupported).
+// Snapshot writes the windows' state: session windows' buffered rows, or
+// the other windows' groups and accumulators (see hashagg_snapshot.go).
 func (s windowState) Snapshot(w io.Writer) error {
 	if s.w.sess == nil {
-		return ErrSnapshotUnsupported
+		return s.w.snapshotPanes(w)
 	}
 	return s.w.sess.snapshot(w)
 }
@@ -826,7 +825,7 @@ func (s windowState) Snapshot(w io.Writer) error {
 // Restore reads what Snapshot wrote; call it before Open.
 func (s windowState) Restore(r io.Reader) error {
 	if s.w.sess == nil {
-		return ErrSnapshotUnsupported
+		return s.w.restorePanes(r)
 	}
 	return s.w.sess.restore(r)
 }
