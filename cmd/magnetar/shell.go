@@ -36,6 +36,8 @@ const shellUsage = `usage: magnetar shell [flags]
 Runs SQL: interactively on a terminal, or the statements given with -e, in
 -f FILE, or piped on stdin. Rows go to stdout; status lines, warnings and
 errors to stderr (in table format status lines go to stdout).
+With --connect HOST:PORT the statements run on a ` + "`magnetar serve`" + ` instead
+of an embedded engine (same commands and output).
 
 flags:`
 
@@ -53,6 +55,7 @@ type shellFlags struct {
 	authToken, authTokenFile      string
 	tlsCA, tlsCert, tlsKey        string
 	tlsInsecure                   bool
+	connect                       connectFlags
 }
 
 func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,6 +83,11 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.tlsCert, "tls-cert-file", "", "client certificate for Pulsar mutual TLS")
 	fs.StringVar(&f.tlsKey, "tls-key-file", "", "client key for Pulsar mutual TLS")
 	fs.BoolVar(&f.tlsInsecure, "tls-allow-insecure", false, "accept any Pulsar TLS certificate (testing only)")
+	fs.StringVar(&f.connect.addr, "connect", "", "HOST:PORT of a `magnetar serve` to run SQL on instead of an embedded engine")
+	fs.StringVar(&f.connect.user, "user", "", "with --connect: user name (password from --password-file, env "+envPassword+" or a prompt)")
+	fs.StringVar(&f.connect.passwordFile, "password-file", "", "with --connect: file holding the password of --user")
+	fs.StringVar(&f.connect.tokenFile, "token-file", "", "with --connect: file holding a bearer token (default env "+envToken+")")
+	fs.BoolVar(&f.connect.tls, "tls", false, "with --connect: use TLS (implied by --tls-ca-file, which then names the server's CA)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,6 +109,14 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if f.sample != "" && (f.sample != "nexmark" || f.catalog != "memory") {
 		fmt.Fprintln(stderr, "magnetar shell: --sample nexmark needs --catalog memory (the only sample is nexmark)")
+		return 2
+	}
+	if f.connect.addr == "" && (f.connect.user != "" || f.connect.passwordFile != "" || f.connect.tokenFile != "" || f.connect.tls) {
+		fmt.Fprintln(stderr, "magnetar shell: --user, --password-file, --token-file and --tls go with --connect")
+		return 2
+	}
+	if f.connect.addr != "" && f.sample != "" {
+		fmt.Fprintln(stderr, "magnetar shell: --sample loads an embedded catalog; with --connect the server holds the data")
 		return 2
 	}
 
@@ -132,18 +148,31 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	cat, closeCat, code := openCatalog(ctx, f, stderr)
-	if cat == nil {
-		return code
+	var (
+		sess shell.Session
+		cat  catalog.Catalog
+	)
+	if f.connect.addr != "" {
+		// Remote mode: statements, session state and catalog are the server's.
+		c, code := dialServer(ctx, f, interactive, stderr)
+		if c == nil {
+			return code
+		}
+		defer c.Close()
+		sess, cat = c, c.Catalog()
+	} else {
+		local, closeCat, code := openCatalog(ctx, f, stderr)
+		if local == nil {
+			return code
+		}
+		defer closeCat()
+		eng := engine.New(local, engine.Options{})
+		if pc, ok := local.(*pulsarcat.Catalog); ok {
+			closeJobs := enableShellJobs(eng, pc)
+			defer closeJobs()
+		}
+		sess, cat = engineSession{eng.NewSession()}, local
 	}
-	defer closeCat()
-
-	eng := engine.New(cat, engine.Options{})
-	if pc, ok := cat.(*pulsarcat.Catalog); ok {
-		closeJobs := enableShellJobs(eng, pc)
-		defer closeJobs()
-	}
-	sess := eng.NewSession()
 	if f.mode != "" {
 		if err := sess.Set("magnetar.mode", f.mode); err != nil {
 			fmt.Fprintf(stderr, "magnetar shell: --mode: %v\n", err)
@@ -161,7 +190,7 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg := shell.Config{
 		ErrTerminal:     errTerminal,
-		Session:         engineSession{sess},
+		Session:         sess,
 		Catalog:         cat,
 		Functions:       functionDocs(),
 		Stdin:           stdin,
