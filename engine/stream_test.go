@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/catalog"
 	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
@@ -49,6 +50,10 @@ var streamQueries = []struct{ name, sql string }{
 		FROM clicks WHERE uid <> 'flush') t WHERE rn = 1) f GROUP BY TUMBLE(ts, '10 SECONDS')`},
 	{"interval_join", `SELECT c.uid, c.ts, c.amount, p.ts, p.total FROM clicks c JOIN pays p
 		ON c.uid = p.uid AND p.ts BETWEEN c.ts AND c.ts + INTERVAL 3 SECOND WHERE c.uid <> 'flush'`},
+	// The watermark goes right below the window (on its computed time), so
+	// the flush row must reach it: HAVING drops the flush row's window.
+	{"computed_time", `SELECT window_start, count(*) FROM clicks
+		GROUP BY TUMBLE(DATE_ADD(ts, INTERVAL 1 SECOND), '10 SECONDS') HAVING window_start < '2029-01-01'`},
 	{"window_join", `SELECT a.window_start, a.uid, a.n, b.total FROM
 		(SELECT window_start, uid, count(*) AS n FROM clicks WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '10 SECONDS'), uid) a
 		JOIN (SELECT window_start, uid, sum(total) AS total FROM pays WHERE uid <> 'flush' GROUP BY TUMBLE(ts, '10 SECONDS'), uid) b
@@ -356,5 +361,57 @@ func TestIntervalJoinMatchesHashJoin(t *testing.T) {
 	cat.Close()
 	if n := mem.CurrentAlloc(); n != 0 {
 		t.Errorf("%d bytes of Arrow memory not released", n)
+	}
+}
+
+// TestTableEventTimeOptions checks that table options choose the event
+// time and delay, that a session setting overrides them, and that the
+// "magnetar." prefix is optional.
+func TestTableEventTimeOptions(t *testing.T) {
+	cat := memcat.New()
+	defer cat.Close()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "et", Type: arrow.FixedWidthTypes.Timestamp_us, Nullable: true},
+		{Name: "pt", Type: arrow.FixedWidthTypes.Timestamp_us, Nullable: true},
+	}, nil)
+	for name, opts := range map[string]map[string]string{
+		"a": {"event_time": "pt", "watermark_delay": "1 MINUTE"},
+		"b": {"magnetar.event_time": "pt", "magnetar.allowed_lateness": "2 SECONDS"},
+		"c": {"event_time": "nope"},
+	} {
+		if err := cat.AddTable("default", catalog.TableDef{Name: name, Schema: schema, Options: opts}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(cat, Options{}).NewSession()
+	ctx := context.Background()
+	explain := func(table string) string {
+		t.Helper()
+		rows, err := runFolded(ctx, s, "EXPLAIN SELECT window_start, count(*) FROM "+table+" GROUP BY TUMBLE(et, '10 SECONDS')")
+		if err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		return strings.Join(rows, "\n")
+	}
+	for table, want := range map[string][]string{
+		"a": {"Watermark time=pt#1 delay=1m0s (event time pt from table option)"},
+		"b": {"Watermark time=pt#1 delay=0s (event time pt from table option) lateness=2s", "tumble(et#0, 10s, lateness=2s)"},
+	} {
+		got := explain(table)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: plan lacks %q:\n%s", table, w, got)
+			}
+		}
+	}
+	mustRun(t, s, "SET magnetar.event_time = 'et'; SET magnetar.watermark_delay = '3 SECONDS'")
+	if got := explain("a"); !strings.Contains(got, "Watermark time=et#0 delay=3s (event time et from SET magnetar.event_time)") {
+		t.Errorf("session settings do not override table options:\n%s", got)
+	}
+	mustRun(t, s, "SET magnetar.event_time = ''")
+	_, err := runFolded(ctx, s, "SELECT window_start, count(*) FROM c GROUP BY TUMBLE(et, '10 SECONDS')")
+	if err == nil || !strings.Contains(err.Error(), `names unknown column "nope"`) {
+		t.Errorf("got %v, want an error about the unknown event-time column", err)
 	}
 }
