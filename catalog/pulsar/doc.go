@@ -50,9 +50,42 @@
 //
 // # Table options
 //
-// Options of a TableDef are stored as topic properties and schema
-// properties with the prefix "magnetar." (e.g. magnetar.event_time,
-// magnetar.watermark_delay, magnetar.primary_key, magnetar.comment). Def
-// reads them back without the prefix; schema properties win over topic
-// properties.
+// Options of a TableDef (event_time, watermark_delay, idle_timeout,
+// allowed_lateness, sink.*; also primary_key and comment) are stored as
+// topic properties and schema properties with the prefix "magnetar." (e.g.
+// magnetar.event_time, magnetar.watermark_delay, magnetar.primary_key,
+// magnetar.comment), so they stay with the topic and every catalog instance
+// reads them back. Def reads them without the prefix: schema properties
+// first, then topic properties, which win (AlterOptions changes topic
+// properties, which need no new schema version; an empty topic property
+// removes an option registered with the schema).
+//
+// In SQL they are written as the MySQL table option ENGINE_ATTRIBUTE
+// (attributes for the storage engine, here Pulsar), as key=value pairs or a
+// JSON object, and changed with ALTER TABLE (keys given are set, an empty
+// value removes one):
+//
+//	CREATE TABLE clicks (id BIGINT PRIMARY KEY, ts TIMESTAMP(6))
+//	  ENGINE_ATTRIBUTE='event_time=ts, watermark_delay=5 SECONDS' COMMENT='raw clicks'
+//	ALTER TABLE clicks ENGINE_ATTRIBUTE='watermark_delay=, allowed_lateness=1 MINUTE'
+//	ALTER TABLE clicks COMMENT='all clicks'
+//
+// SHOW CREATE TABLE prints them in the same form. See docs/sql.md.
+//
+// # Schema evolution
+//
+// AddColumns (ALTER TABLE t ADD [COLUMN] ...) registers a new version of an
+// AVRO or JSON schema with the new fields appended (nullable with default
+// null, or with the column's DEFAULT), keeping the rest of the registered
+// schema as it was. The registry checks it under the namespace's
+// compatibility strategy. Messages keep their writer schema version, and
+// scans decode old versions into the latest table schema, so rows written
+// before the change read NULL (or the default) in the new columns.
+//
+// # Hidden databases
+//
+// Databases lists every tenant/namespace except those matching
+// Config.HideTenants (default: the system tenant "pulsar") and
+// Config.HideNamespaces (default: "*/__*" and "public/functions"); hidden
+// ones still resolve when named.
 package pulsar

@@ -127,14 +127,16 @@ func (c *Catalog) loadTable(ctx context.Context, db, name string, parts int) (*T
 	if t.schema, err = schema.ToArrow(t.info); err != nil {
 		return nil, fmt.Errorf("pulsar: table %s.%s: %w", db, name, err)
 	}
-	// Options: topic properties, then schema properties (which win).
+	// Options: schema properties, then topic properties, which win: ALTER
+	// TABLE changes them without a new schema version, and an empty one
+	// removes the option.
 	opts := map[string]string{}
+	addOptions(opts, t.info.Properties)
 	if props, err := c.admin.Topics().GetPropertiesWithContext(ctx, *tn); err == nil {
 		addOptions(opts, props)
 	} else {
 		c.log.Debug("pulsar: topic properties", "topic", topic, "err", err)
 	}
-	addOptions(opts, t.info.Properties)
 	t.def = catalog.TableDef{Name: name, Schema: t.schema, Partitions: parts, Options: opts}
 	if pk := opts[optPrimaryKey]; pk != "" {
 		for _, k := range strings.Split(pk, ",") {
@@ -147,10 +149,16 @@ func (c *Catalog) loadTable(ctx context.Context, db, name string, parts int) (*T
 	return t, nil
 }
 
+// addOptions copies magnetar.* properties into dst without the prefix; an
+// empty value removes the option.
 func addOptions(dst, props map[string]string) {
 	for k, v := range props {
 		if o, ok := strings.CutPrefix(k, OptionPrefix); ok && o != "" {
-			dst[o] = v
+			if v == "" {
+				delete(dst, o)
+			} else {
+				dst[o] = v
+			}
 		}
 	}
 }
