@@ -1,0 +1,161 @@
+package faulttest
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/internal/testbroker"
+)
+
+// Ports of the second broker (the shared one keeps 6650/8080).
+const (
+	envBrokerRestart = "MAGNETAR_FAULT_BROKER_RESTART"
+	envBrokerPort    = "MAGNETAR_FAULT_BROKER_PORT"      // default 16650
+	envBrokerHTTP    = "MAGNETAR_FAULT_BROKER_HTTP_PORT" // default 18080
+)
+
+// ownBroker is a standalone broker this test starts with scripts/pulsar.sh
+// on its own ports and data directory.
+type ownBroker struct {
+	broker
+	script string
+	env    []string
+}
+
+func (o *ownBroker) run(t testing.TB, verb string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	cmd := exec.Command(o.script, verb)
+	cmd.Env = append(os.Environ(), o.env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pulsar.sh %s: %v\n%s", verb, err, out)
+	}
+	return time.Since(start)
+}
+
+// startOwnBroker starts a second broker, or skips when the environment says
+// so; it is stopped and its data deleted when the test ends.
+func startOwnBroker(t *testing.T) *ownBroker {
+	t.Helper()
+	if os.Getenv(envBrokerRestart) == "0" {
+		t.Skip(envBrokerRestart + "=0: not starting a second broker")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := envInt(envBrokerPort, 16650)
+	httpPort := envInt(envBrokerHTTP, 18080)
+	admin := "http://127.0.0.1:" + strconv.Itoa(httpPort)
+	if resp, err := http.Get(admin + "/admin/v2/brokers/health"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("something already answers on %s; set %s/%s to free ports", admin, envBrokerPort, envBrokerHTTP)
+	}
+	data, err := os.MkdirTemp("", "magnetar-fault-broker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &ownBroker{
+		broker: broker{service: "pulsar://127.0.0.1:" + strconv.Itoa(port), admin: admin},
+		script: filepath.Join(root, "scripts", "pulsar.sh"),
+		env: []string{
+			"MAGNETAR_PULSAR_PORT=" + strconv.Itoa(port),
+			"MAGNETAR_PULSAR_HTTP_PORT=" + strconv.Itoa(httpPort),
+			"MAGNETAR_PULSAR_DATA=" + data,
+			"MAGNETAR_PULSAR_HEAP=512m",
+		},
+	}
+	t.Cleanup(func() {
+		o.run(t, "down")
+		_ = os.RemoveAll(data)
+	})
+	d := o.run(t, "up")
+	t.Logf("second broker up in %v (%s)", d.Round(100*time.Millisecond), admin)
+	return o
+}
+
+// TestBrokerRestart stops and starts the broker under a running job: the
+// job must reconnect and copy everything, the input written before, during
+// (what the producer got in) and after the outage.
+func TestBrokerRestart(t *testing.T) {
+	o := startOwnBroker(t)
+	b := o.broker
+	ns := testbroker.Namespace(t, b.admin)
+	events := envInt("MAGNETAR_FAULT_EVENTS", 150000) / 2
+	seconds := envInt("MAGNETAR_FAULT_SECONDS", 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	gen := genNexmark(t, b, ns, events, seconds, 11)
+	waitTopic(t, ctx, b, ns, "bid")
+	log := &logFile{}
+	srv := startServer(t, b, ns, log, jobEnv()...)
+	c := dial(t, ctx, srv.addr)
+	c.exec(ctx, "USE `"+ns+"`")
+	c.exec(ctx, "CREATE TABLE copied (src VARCHAR(64), price BIGINT)")
+	c.exec(ctx, "SET magnetar.mode = 'continuous'")
+	c.exec(ctx, "SET magnetar.job_name = 'copy'")
+	c.exec(ctx, "INSERT INTO copied SELECT __message_id AS src, price FROM bid")
+
+	// Mid-run: the generator writes and the job copies when the broker
+	// goes away (the generator is stopped first: it has no retry of its own).
+	time.Sleep(time.Duration(seconds) * time.Second / 3)
+	gen.kill()
+	down := time.Now()
+	o.run(t, "down")
+	o.run(t, "up")
+	back := time.Now()
+	t.Logf("broker down for %v", back.Sub(down).Round(100*time.Millisecond))
+
+	// More input after the outage, then everything must be copied.
+	genNexmark(t, b, ns, events/2, 0, 12).wait()
+	pc, err := pulsar.NewClient(pulsar.ClientOptions{URL: b.service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	expected := sourceKeys(t, ctx, pc, testbroker.Topic(ns, "bid"))
+	codec := outputCodec(t, ctx, b, ns, "copied")
+	deadline := time.Now().Add(4 * time.Minute)
+	var msgs []outMsg
+	for {
+		msgs = readAll(t, ctx, pc, testbroker.Topic(ns, "copied"), codec)
+		if distinctSources(msgs) >= len(expected) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	missing, extra, dups := compare(expected, msgs)
+	if missing > 0 || extra > 0 {
+		c = dial(t, ctx, srv.addr)
+		j, _, err := c.job(ctx, "copy")
+		t.Errorf("after the broker restart: %d of %d source rows missing, %d unknown rows; job %+v (%v); log:\n%s",
+			missing, len(expected), extra, j, err, strings.Join(log.grep("jobs"), "\n"))
+	}
+	var first time.Time
+	for _, m := range msgs {
+		if m.publish.After(back) && (first.IsZero() || m.publish.Before(first)) {
+			first = m.publish
+		}
+	}
+	t.Logf("output: %d messages for %d source rows (%d duplicates); first output %v after the broker was healthy again",
+		len(msgs), len(expected), dups, first.Sub(back).Round(time.Millisecond))
+	c = dial(t, ctx, srv.addr)
+	j, ok, err := c.job(ctx, "copy")
+	if err != nil || !ok || j.Status != "running" {
+		t.Errorf("job after the broker restart: %+v (found %v, %v), want running", j, ok, err)
+	}
+	for _, l := range log.grep("jobs:") {
+		t.Logf("server log: %s", l)
+	}
+	srv.stop()
+}
