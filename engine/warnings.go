@@ -2,29 +2,9 @@ package engine
 
 import "github.com/magnetar-sql/magnetar/exec"
 
-// Warner is implemented by operators that have something to tell the user
-// once they have run: undecodable messages skipped, late rows dropped.
-type Warner interface {
-	Warnings() []string
-}
-
 // Progresser is implemented by sources that know how far a bounded scan is.
 type Progresser interface {
 	Progress() (readMsgs, totalMsgs, readBytes, totalBytes int64)
-}
-
-// RunWarnings returns the statement's warnings together with those the
-// operators report now; call it after the rows are drained.
-func (r *Result) RunWarnings() []string {
-	out := append([]string(nil), r.Warnings...)
-	if r.Rows != nil {
-		walk(r.Rows, func(op exec.Operator) {
-			if w, ok := op.(Warner); ok {
-				out = append(out, w.Warnings()...)
-			}
-		})
-	}
-	return out
 }
 
 // Progress sums the progress of every source of the result; ok is false
@@ -58,5 +38,5 @@ func walk(op exec.Operator, fn func(exec.Operator)) {
 	}
 }
 
-// Unwrap exposes the guarded operator to RunWarnings and Progress.
+// Unwrap exposes the guarded operator to AllWarnings and Progress.
 func (o *safeOp) Unwrap() exec.Operator { return o.Operator }

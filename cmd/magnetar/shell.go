@@ -307,7 +307,7 @@ type engineSession struct{ s *engine.Session }
 func (e engineSession) Run(ctx context.Context, text string, fn func(*shell.Result) error) error {
 	return e.s.Run(ctx, text, func(r *engine.Result) error {
 		return fn(&shell.Result{Schema: r.Schema, Rows: r.Rows, Status: r.Status, Warnings: r.Warnings,
-			RunWarnings: r.RunWarnings, Progress: r.Progress, Close: r.Close})
+			RunWarnings: r.AllWarnings, Progress: r.Progress, Close: r.Close})
 	})
 }
 
