@@ -23,6 +23,12 @@ type WatermarkOptions struct {
 	// time) stops holding the watermark back until it has rows again.
 	// 0 means partitions never go idle.
 	IdleTimeout time.Duration
+	// Partitions is how many partitions the source has (0: unknown). Until
+	// that many have had rows, the missing ones hold the watermark back
+	// (for at most IdleTimeout after the first row, when one is set):
+	// otherwise a partition whose reader starts late would find the
+	// watermark already past its rows and lose them as late.
+	Partitions int
 	// AllowedLateness: rows whose event time is below the current watermark
 	// by more than this are late and dropped; rows less late pass through
 	// (a window aggregate with the same lateness updates its result).
@@ -45,6 +51,9 @@ type WatermarkOptions struct {
 // barriers pass through; End passes through and acts as the final
 // watermark. Rows with a NULL event time are dropped and counted as late.
 type WatermarkAssigner struct {
+	// firstRow is when the first partition was seen (processing time),
+	// the start of the wait for partitions that have not had rows yet.
+	firstRow time.Time
 	child   Operator
 	timeCol int
 	delay   int64
@@ -251,6 +260,14 @@ func (w *WatermarkAssigner) advance() (int64, bool) {
 			wm, active = w.single.max, true
 		}
 	} else {
+		if missing := w.opts.Partitions - len(w.parts); missing > 0 {
+			if w.firstRow.IsZero() {
+				w.firstRow = now
+			}
+			if w.opts.IdleTimeout == 0 || now.Sub(w.firstRow) < w.opts.IdleTimeout {
+				return 0, false
+			}
+		}
 		for _, p := range w.parts {
 			if idle(p) {
 				continue

@@ -107,7 +107,7 @@ func buildWatermark(x *Watermark, child exec.Operator, mem memory.Allocator) (ex
 		op, timeCol = p, len(in)
 	}
 	wa, err := exec.NewWatermarkAssigner(op, timeCol, x.Delay, exec.WatermarkOptions{
-		PartitionCol: x.PartitionCol, IdleTimeout: x.Idle, AllowedLateness: x.Lateness, Mem: mem,
+		PartitionCol: x.PartitionCol, Partitions: x.Partitions, IdleTimeout: x.Idle, AllowedLateness: x.Lateness, Mem: mem,
 	})
 	if err != nil {
 		op.Close()

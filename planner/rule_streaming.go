@@ -546,9 +546,12 @@ func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	part := -1
+	part, nparts := -1, 0
 	if pc := find("__partition"); pc >= nvis {
 		part = pos(pc)
+		if pt, ok := tab.(interface{ Partitions() int }); ok {
+			nparts = pt.Partitions()
+		}
 	}
 	ns := s.WithColumns(cols)
 	sc := ns.Schema()
@@ -559,6 +562,6 @@ func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
 			return nil, 0, fmt.Errorf("event time of table %s: %w", s.TableName, err)
 		}
 	}
-	return &Watermark{Child: ns, Time: t, Delay: delay, PartitionCol: part, Idle: idle, Lateness: late,
+	return &Watermark{Child: ns, Time: t, Delay: delay, PartitionCol: part, Partitions: nparts, Idle: idle, Lateness: late,
 		Keep: len(s.Columns), Source: source}, late, nil
 }

@@ -172,6 +172,8 @@ type Watermark struct {
 	Time         expr.Expr
 	Delay        time.Duration
 	PartitionCol int // -1: one watermark for the whole input
+	// Partitions is the source's partition count (0: unknown).
+	Partitions int
 	Idle         time.Duration
 	Lateness     time.Duration
 	Keep         int
