@@ -76,12 +76,15 @@ type Client struct {
 	mem  memory.Allocator
 	addr string
 
-	// md is attached to every call: the session and the credentials.
-	md metadata.MD
+	// auth is the authorization header value ("" without credentials).
+	auth string
 
 	mu   sync.Mutex
+	sid  string // the server session, sent with every call
 	db   string
 	mode catalog.Mode
+	// notes are warnings for the next result (a lost session).
+	notes []string
 
 	cat *remoteCatalog
 }
@@ -110,7 +113,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
 	}
 	fc.Alloc = cfg.Mem
-	c := &Client{fc: fc, mem: cfg.Mem, addr: cfg.Addr, md: metadata.MD{}}
+	c := &Client{fc: fc, mem: cfg.Mem, addr: cfg.Addr}
 	c.cat = &remoteCatalog{c: c}
 	if err := c.open(ctx, cfg); err != nil {
 		fc.Close()
@@ -134,34 +137,103 @@ func (c *Client) open(ctx context.Context, cfg Config) error {
 		if len(tok) == 0 {
 			return fmt.Errorf("log in to %s: the server returned no token", c.addr)
 		}
-		c.md.Set("authorization", tok[len(tok)-1])
+		c.auth = tok[len(tok)-1]
 	case cfg.Token != "":
-		c.md.Set("authorization", "Bearer "+cfg.Token)
+		c.auth = "Bearer " + cfg.Token
 	}
 	// Any first call gets a session; its id comes back in the headers of
 	// this unary call (the cookie middleware would miss those of streams
 	// not read to the end, such as ExecuteUpdate's).
-	var hdr metadata.MD
-	if _, err := c.fc.GetSqlInfo(c.callCtx(ctx), []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName}, grpc.Header(&hdr)); err != nil {
+	id, err := c.ping(ctx)
+	if err != nil {
 		return fmt.Errorf("connect to %s: %w", c.addr, remoteError(err))
 	}
-	ids := hdr.Get(SessionHeader)
-	if len(ids) == 0 || ids[0] == "" {
+	if id == "" {
 		return fmt.Errorf("connect to %s: the server opened no session (is it `magnetar serve`?)", c.addr)
 	}
-	c.md.Set(SessionHeader, ids[0])
+	c.mu.Lock()
+	c.sid = id
+	c.mu.Unlock()
 	return c.refresh(ctx)
+}
+
+// ping makes a cheap unary call and returns the id of the session the
+// server created for it, or "" when the call's session was known.
+func (c *Client) ping(ctx context.Context) (string, error) {
+	var hdr metadata.MD
+	_, err := c.fc.GetSqlInfo(c.callCtx(ctx), []flightsql.SqlInfo{flightsql.SqlInfoFlightSqlServerName}, grpc.Header(&hdr))
+	return newSession(hdr), err
+}
+
+// newSession reads the id of a session the server just created from a
+// call's response headers (the server names a session only when new).
+func newSession(hdr metadata.MD) string {
+	if ids := hdr.Get(SessionHeader); len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
 }
 
 // callCtx attaches the session and credentials to a call.
 func (c *Client) callCtx(ctx context.Context) context.Context {
-	pairs := make([]string, 0, 2*len(c.md))
-	for k, vs := range c.md {
-		for _, v := range vs {
-			pairs = append(pairs, k, v)
-		}
+	c.mu.Lock()
+	sid := c.sid
+	c.mu.Unlock()
+	pairs := make([]string, 0, 4)
+	if sid != "" {
+		pairs = append(pairs, SessionHeader, sid)
+	}
+	if c.auth != "" {
+		pairs = append(pairs, "authorization", c.auth)
 	}
 	return metadata.AppendToOutgoingContext(ctx, pairs...)
+}
+
+// adopt switches to a session the server created because it no longer
+// knew ours (it restarted, or the session idled out): the database and
+// mode are restored on it and the user is told. It reports whether the
+// session changed.
+func (c *Client) adopt(ctx context.Context, id string) (bool, error) {
+	c.mu.Lock()
+	if id == "" || id == c.sid {
+		c.mu.Unlock()
+		return false, nil
+	}
+	c.sid = id
+	db, mode := c.db, c.mode
+	c.mu.Unlock()
+	modeName := "bounded"
+	if mode == catalog.Unbounded {
+		modeName = "continuous"
+	}
+	vals, err := flight.NewSessionOptionValues(map[string]any{schemaOption: db, ModeSetting: modeName})
+	if err != nil {
+		return true, err
+	}
+	note := fmt.Sprintf("the server lost this session (restart or idle timeout); database %s and %s mode were restored, other SET settings were not", db, modeName)
+	res, err := c.fc.SetSessionOptions(c.callCtx(ctx), &flight.SetSessionOptionsRequest{SessionOptions: vals})
+	if err != nil {
+		return true, fmt.Errorf("restore the session: %w", remoteError(err))
+	}
+	if len(res.GetErrors()) > 0 {
+		note = fmt.Sprintf("the server lost this session (restart or idle timeout) and database %s could not be restored", db)
+	}
+	if err := c.refresh(ctx); err != nil {
+		return true, err
+	}
+	c.mu.Lock()
+	c.notes = append(c.notes, note)
+	c.mu.Unlock()
+	return true, nil
+}
+
+// takeNotes returns and clears the pending warnings.
+func (c *Client) takeNotes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.notes
+	c.notes = nil
+	return n
 }
 
 // refresh reads the session's database and mode from the server.
@@ -220,6 +292,9 @@ func (c *Client) Mode() catalog.Mode {
 func (c *Client) Set(name, value string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := c.checkSession(ctx); err != nil {
+		return err
+	}
 	vals, err := flight.NewSessionOptionValues(map[string]any{name: value})
 	if err != nil {
 		return fmt.Errorf("set %s: %w", name, err)

@@ -90,7 +90,7 @@ type localSession struct{ s *engine.Session }
 func (l localSession) Run(ctx context.Context, text string, fn func(*shell.Result) error) error {
 	return l.s.Run(ctx, text, func(r *engine.Result) error {
 		return fn(&shell.Result{Schema: r.Schema, Rows: r.Rows, Status: r.Status, Warnings: r.Warnings,
-			RunWarnings: r.RunWarnings, Progress: r.Progress, Close: r.Close})
+			RunWarnings: r.AllWarnings, Progress: r.Progress, Close: r.Close})
 	})
 }
 func (l localSession) Database() string             { return l.s.Database() }
@@ -522,4 +522,34 @@ func TestDialUnreachable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Errorf("dial to a closed port: %v", err)
 	}
+}
+
+func TestLostSessionRestored(t *testing.T) {
+	srv := startServer(t, func(cfg *flightserver.Config) {
+		cfg.SessionIdleTimeout = 100 * time.Millisecond
+		cfg.ParkTimeout = 40 * time.Millisecond // the janitor runs every 10 ms
+	})
+	c := connect(t, srv.addr, nil)
+	var out, errw syncBuffer
+	sh := newShell(c, c.Catalog(), shell.FormatCSV, &out, &errw)
+	if code := sh.RunScript(tctx(t), "", "CREATE DATABASE d2; USE d2; CREATE TABLE t2 (x BIGINT);"); code != 0 {
+		t.Fatal(errw.String())
+	}
+	// Idle past the timeout: the server forgets the session. The update
+	// must still land in d2, the query read from d2.
+	time.Sleep(300 * time.Millisecond)
+	if code := sh.RunScript(tctx(t), "", "INSERT INTO t2 VALUES (1);"); code != 0 {
+		t.Fatalf("insert after the session was lost: %s", errw.String())
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code := sh.RunScript(tctx(t), "", "SELECT x FROM t2;"); code != 0 {
+		t.Fatalf("query after the session was lost: %s", errw.String())
+	}
+	if out.String() != "x\n1\n" || c.Database() != "d2" {
+		t.Errorf("stdout %q, database %q", out.String(), c.Database())
+	}
+	if n := strings.Count(errw.String(), "WARNING: the server lost this session"); n != 2 {
+		t.Errorf("want two lost-session warnings, stderr:\n%s", errw.String())
+	}
+	waitFor(t, "the dropped query to go", func() bool { return srv.RunningQueries() == 0 })
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/magnetar-sql/magnetar/shell"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // updateWords are the first keywords of statements known to return no
@@ -52,6 +54,11 @@ func (c *Client) runOne(ctx context.Context, text string, fn func(*shell.Result)
 
 // update runs a statement without rows and reports its status line.
 func (c *Client) update(ctx context.Context, text string, words []string, fn func(*shell.Result) error) error {
+	// An update cannot be taken back once it ran in a session that is not
+	// ours, so make sure the server still knows ours first.
+	if err := c.checkSession(ctx); err != nil {
+		return err
+	}
 	n, err := c.fc.ExecuteUpdate(c.callCtx(ctx), text)
 	if err != nil {
 		return c.callError(ctx, err)
@@ -67,12 +74,37 @@ func (c *Client) finishStatus(ctx context.Context, words []string, n int64, fn f
 			return err
 		}
 	}
-	return fn(&shell.Result{Status: statusLine(words, n, c.Database())})
+	return fn(&shell.Result{Status: statusLine(words, n, c.Database()), Warnings: c.takeNotes()})
+}
+
+// checkSession makes sure the server still has our session, adopting and
+// restoring a new one if not.
+func (c *Client) checkSession(ctx context.Context) error {
+	id, err := c.ping(ctx)
+	if err != nil {
+		return c.callError(ctx, err)
+	}
+	_, err = c.adopt(ctx, id)
+	return err
 }
 
 // query runs a statement through GetFlightInfo and streams its rows.
 func (c *Client) query(ctx context.Context, text string, words []string, fn func(*shell.Result) error) error {
-	info, err := c.fc.Execute(c.callCtx(ctx), text)
+	var hdr, trl metadata.MD
+	info, err := c.fc.Execute(c.callCtx(ctx), text, grpc.Header(&hdr), grpc.Trailer(&trl))
+	// A query that ran in a fresh session (the server lost ours) ran in
+	// the wrong database, and may have failed for it: drop it, restore
+	// the session and run it again. A failed call may carry the session
+	// in its trailers only.
+	if adopted, aerr := c.adopt(ctx, newSession(metadata.Join(hdr, trl))); adopted {
+		if err == nil {
+			c.cancelInfo(info)
+		}
+		if aerr != nil {
+			return aerr
+		}
+		info, err = c.fc.Execute(c.callCtx(ctx), text)
+	}
 	if err != nil {
 		return c.callError(ctx, err)
 	}
@@ -90,7 +122,7 @@ func (c *Client) query(ctx context.Context, text string, words []string, fn func
 		return c.finishStatus(ctx, words, 0, fn)
 	}
 	rows := newRows(c, info, sc)
-	return fn(&shell.Result{Schema: rows.Schema(), Rows: rows, Close: rows.Close})
+	return fn(&shell.Result{Schema: rows.Schema(), Rows: rows, Close: rows.Close, Warnings: c.takeNotes()})
 }
 
 func (c *Client) drainEmpty(ctx context.Context, info *flight.FlightInfo) error {
@@ -147,6 +179,9 @@ func statusLine(words []string, n int64, db string) string {
 		}
 		if obj == "" {
 			return words[0]
+		}
+		if words[0] == "CREATE" && obj == "TABLE" && n > 0 {
+			return fmt.Sprintf("CREATE TABLE %d", n) // CREATE TABLE ... AS SELECT
 		}
 		return words[0] + " " + obj
 	}
