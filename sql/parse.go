@@ -56,6 +56,8 @@ func (e *Error) Error() string {
 // A Parser holds scratch state, so they are pooled, one per goroutine at a time.
 var pool = sync.Pool{New: func() any { return parser.New() }}
 
+var sessionCallRE = regexp.MustCompile(`(?i)\bsession\s*\(`)
+
 var posRE = regexp.MustCompile(`line (\d+) column (\d+) near "((?s).*?)"\s*$`)
 
 // Parse parses a script of one or more ';'-separated statements.
@@ -63,6 +65,14 @@ func Parse(text string) ([]Statement, error) {
 	p := pool.Get().(*parser.Parser)
 	defer pool.Put(p)
 	nodes, _, err := p.Parse(text, "", "")
+	if err != nil && sessionCallRE.MatchString(text) {
+		// SESSION is a keyword to the TiDB parser, so the session window
+		// SESSION(ts, '30 SECONDS') needs quoting; do it for the user.
+		quoted := sessionCallRE.ReplaceAllString(text, "`SESSION`(")
+		if n2, _, err2 := p.Parse(quoted, "", ""); err2 == nil {
+			nodes, err, text = n2, nil, quoted
+		}
+	}
 	if err != nil {
 		return nil, syntaxError(text, err)
 	}

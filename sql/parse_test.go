@@ -2,6 +2,7 @@ package sql
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,18 @@ func TestErrorfLocates(t *testing.T) {
 	}
 	if e.Error() != `line 5 column 3: unknown column "bogus"` {
 		t.Fatalf("got %q", e.Error())
+	}
+}
+
+func TestSessionWindowCallQuoted(t *testing.T) {
+	st, err := Parse("SELECT count(*) FROM t GROUP BY SESSION(ts, '30 SECONDS'), k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || !strings.Contains(st[0].Text, "`SESSION`(ts") {
+		t.Fatalf("got %+v", st)
+	}
+	if _, err := Parse("SET SESSION sql_mode = ''"); err != nil {
+		t.Fatalf("SET SESSION: %v", err)
 	}
 }
