@@ -28,8 +28,11 @@ const metaHelp = `Meta commands (one per line, no ';'):
   \mode bounded|continuous
                           read tables to their current end, or tail them
                           (session setting magnetar.mode)
-  \changelog on|off|auto  show each row's change (+I -U +U -D); auto: in
-                          continuous mode only
+  \changelog on|off|auto  on: show each row's change (+I -U +U -D) as a
+                          row; off: fold the changes, so a continuous
+                          result on a terminal is a live table redrawn in
+                          place; auto (default): changelog in continuous
+                          mode only
   \o [FILE]               send results to FILE (no FILE: back to stdout)
   \i FILE                 run the statements in FILE
 

@@ -85,6 +85,12 @@ func NewRenderer(w io.Writer, opts RenderOptions) Renderer {
 // data, releasing batches as it goes. Watermarks and barriers are skipped.
 // It calls Begin but not End.
 func Drain(ctx context.Context, op exec.Operator, schema *arrow.Schema, r Renderer) error {
+	return drain(ctx, op, schema, r, nil)
+}
+
+// drain is Drain calling observe (if set) with every message before it is
+// rendered.
+func drain(ctx context.Context, op exec.Operator, schema *arrow.Schema, r Renderer, observe func(exec.Message)) error {
 	if schema == nil {
 		schema = op.Schema()
 	}
@@ -95,6 +101,9 @@ func Drain(ctx context.Context, op exec.Operator, schema *arrow.Schema, r Render
 		msg, err := op.Next(ctx)
 		if err != nil {
 			return err
+		}
+		if observe != nil {
+			observe(msg)
 		}
 		switch msg.Kind {
 		case exec.MsgEnd:

@@ -147,11 +147,9 @@ type tableRenderer struct {
 	opts    RenderOptions
 	g       *grid
 	ncols   int
-	rows    [][]cell
-	dead    []bool           // rows removed by retractions
-	index   map[string][]int // row key → live row positions, for folding
-	live    int64
-	started bool // streaming: header printed
+	rows    [][]cell // changelog mode: every change, in order
+	fold    fold     // otherwise: the result with retractions applied
+	started bool     // streaming: header printed
 	count   int64
 }
 
@@ -225,28 +223,13 @@ func (r *tableRenderer) Write(b exec.Batch) error {
 	}
 	for i := 0; i < n; i++ {
 		row := r.cells(b, i)
-		if r.opts.Changelog || !b.Op(i).IsRetraction() {
-			if !r.opts.Changelog {
-				if r.index == nil {
-					r.index = make(map[string][]int)
-				}
-				k := rowKey(row)
-				r.index[k] = append(r.index[k], len(r.rows))
-			}
+		if r.opts.Changelog {
 			r.rows = append(r.rows, row)
-			r.dead = append(r.dead, false)
-			r.live++
 			continue
 		}
-		// A retraction removes the latest live row with the same values.
-		k := rowKey(row)
-		pos := r.index[k]
-		if len(pos) == 0 {
-			return fmt.Errorf("retraction of a row the result never held: %s", strings.TrimPrefix(strings.ReplaceAll(k, "\x00V", ", "), ", "))
+		if err := r.fold.apply(b.Op(i), row); err != nil {
+			return err
 		}
-		r.dead[pos[len(pos)-1]] = true
-		r.index[k] = pos[:len(pos)-1]
-		r.live--
 	}
 	return nil
 }
@@ -260,11 +243,9 @@ func (r *tableRenderer) End(elapsed time.Duration, runErr error) error {
 		if runErr != nil {
 			return nil // a partial bounded result would mislead
 		}
-		live := make([][]cell, 0, r.live)
-		for i, row := range r.rows {
-			if !r.dead[i] {
-				live = append(live, row)
-			}
+		live := r.rows
+		if !r.opts.Changelog {
+			live = r.fold.rows()
 		}
 		g.widths = fit(g.cols, live, r.opts.Width)
 		g.header()
@@ -272,7 +253,8 @@ func (r *tableRenderer) End(elapsed time.Duration, runErr error) error {
 			g.line(row, true)
 		}
 		r.count = int64(len(live))
-		r.rows, r.dead, r.index = nil, nil, nil
+		r.rows = nil
+		r.fold.reset()
 	} else if !r.started {
 		g.widths = fit(g.cols, nil, r.opts.Width)
 		g.header()
@@ -292,10 +274,10 @@ func (r *tableRenderer) Rows() int64 {
 	if r.opts.Streaming {
 		return r.count
 	}
-	if r.count > 0 {
-		return r.count
+	if r.count > 0 || r.opts.Changelog {
+		return max(r.count, int64(len(r.rows)))
 	}
-	return r.live
+	return int64(r.fold.live)
 }
 
 // escapeControl makes control characters visible so they cannot break the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/chzyer/readline"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/sql"
@@ -78,7 +79,10 @@ type Config struct {
 	// ErrTerminal says stderr is a terminal: progress bars are drawn there.
 	ErrTerminal bool
 	Width       func() int
-	NoColor     bool
+	// Height gives the terminal's height for live tables; nil: asked of
+	// Stdout when it is a terminal.
+	Height  func() int
+	NoColor bool
 
 	Format          Format
 	Changelog       Changelog
@@ -114,6 +118,17 @@ func New(cfg Config) *Shell {
 	}
 	if cfg.Stdin == nil {
 		cfg.Stdin = os.Stdin
+	}
+	if cfg.Height == nil {
+		if f, ok := cfg.Stdout.(*os.File); ok && cfg.Terminal {
+			cfg.Height = func() int {
+				_, h, err := readline.GetSize(int(f.Fd()))
+				if err != nil {
+					return 0
+				}
+				return h
+			}
+		}
 	}
 	return &Shell{cfg: cfg, sess: cfg.Session, out: cfg.Stdout, err: cfg.Stderr}
 }
@@ -173,14 +188,27 @@ func (s *Shell) renderOptions() RenderOptions {
 		opts.Changelog = true
 	case ChangelogAuto:
 		opts.Changelog = continuous
+	case ChangelogOff:
+		// A continuous table off a terminal cannot be redrawn in place:
+		// it is shown as the changelog instead of the live table.
+		opts.Changelog = continuous && s.cfg.Format == FormatTable && !s.toTerminal()
 	}
-	if s.file == nil && s.cfg.Terminal {
+	if s.toTerminal() {
 		if s.cfg.Width != nil {
 			opts.Width = s.cfg.Width()
 		}
 		opts.Color = !s.cfg.NoColor
 	}
 	return opts
+}
+
+// toTerminal reports whether results go to the terminal.
+func (s *Shell) toTerminal() bool { return s.file == nil && s.cfg.Terminal }
+
+// liveTable reports whether continuous results show as a live table,
+// redrawn in place as the changelog folds (\changelog off on a terminal).
+func (s *Shell) liveTable(opts RenderOptions) bool {
+	return opts.Streaming && opts.Format == FormatTable && !opts.Changelog && s.toTerminal()
 }
 
 // handle renders one result: rows to the output, status and warnings to
@@ -198,9 +226,34 @@ func (s *Shell) handle(ctx context.Context, res *Result, start time.Time) (err e
 		}()
 	}
 	if res.Rows != nil {
-		r := NewRenderer(s.out, s.renderOptions())
+		opts := s.renderOptions()
+		var (
+			w     io.Writer = s.out
+			r     Renderer
+			scr   *screen
+			live  *liveRenderer
+			stats *runStats
+		)
+		if opts.Streaming && (s.cfg.ErrTerminal || s.liveTable(opts)) {
+			// Rows, redraws and the status line share the screen.
+			scr = newScreen(s.out, s.err)
+			w = scr
+		}
+		if s.liveTable(opts) {
+			live = newLiveRenderer(w, opts, s.cfg.Height, nil)
+			r = live
+		} else {
+			r = NewRenderer(w, opts)
+		}
+		var observe func(exec.Message)
+		if opts.Streaming && s.cfg.ErrTerminal {
+			stats = newRunStats(res.Rows, time.Now())
+			observe = stats.observe
+		}
 		stopProgress := s.showProgress(res)
-		runErr := Drain(ctx, res.Rows, res.Schema, r)
+		stopMonitor := s.monitor(scr, live, stats)
+		runErr := drain(ctx, res.Rows, res.Schema, r, observe)
+		stopMonitor()
 		stopProgress()
 		elapsed := time.Since(start)
 		if err := r.End(elapsed, runErr); err != nil && runErr == nil {

@@ -138,9 +138,20 @@ func TestMetaCommands(t *testing.T) {
 	if err := sh.Meta(ctx, `\changelog off`); err != nil {
 		t.Fatal(err)
 	}
-	if sh.renderOptions().Changelog {
-		t.Error(`\changelog off ignored`)
+	// Off a terminal a continuous table cannot be redrawn in place, so it
+	// stays a changelog; csv honours off; on a terminal off means live.
+	if opts := sh.renderOptions(); !opts.Changelog || sh.liveTable(opts) {
+		t.Errorf("continuous table off a terminal should stay a changelog: %+v", opts)
 	}
+	sh.cfg.Format = FormatCSV
+	if sh.renderOptions().Changelog {
+		t.Error(`\changelog off ignored for csv`)
+	}
+	sh.cfg.Format, sh.cfg.Terminal = FormatTable, true
+	if opts := sh.renderOptions(); opts.Changelog || !sh.liveTable(opts) {
+		t.Errorf("continuous table on a terminal with changelog off should be live: %+v", opts)
+	}
+	sh.cfg.Terminal = false
 	if err := sh.Meta(ctx, `\format json`); err != nil || sh.cfg.Format != FormatJSON {
 		t.Errorf("format %q err %v", sh.cfg.Format, err)
 	}
