@@ -293,7 +293,7 @@ func TestRateMeterUsesRecentWindow(t *testing.T) {
 // the engine's guards do not; the walk must still find the assigner.
 type wrapper struct{ exec.Operator }
 
-func (w wrapper) Unwrap() exec.Operator      { return w.Operator }
+func (w wrapper) Unwrap() exec.Operator     { return w.Operator }
 func (w wrapper) Children() []exec.Operator { return nil }
 
 func TestRunStatsWatermarkFromOperatorTree(t *testing.T) {
