@@ -97,6 +97,8 @@ func toArrowFields(info Info) ([]arrow.Field, error) {
 			return nil, err
 		}
 		return kv.columns()
+	case TypeProtobufNative:
+		return protoColumns(info)
 	default:
 		dt, ok := primitiveType(k)
 		if !ok {
@@ -193,6 +195,8 @@ func newRowDecoder(writer Info, tf []arrow.Field, cols []int) (rowDecoder, error
 		return newJSONRowDecoder(s, tf, cols)
 	case TypeKeyValue:
 		return newKeyValueDecoder(writer, tf, cols)
+	case TypeProtobufNative:
+		return newProtoRowDecoder(writer, tf, cols)
 	default:
 		return newPrimitiveDecoder(k, tf, cols)
 	}
