@@ -116,7 +116,7 @@ func (j *job) run(ctx context.Context) error {
 		return fmt.Errorf("state topic: %w", err)
 	}
 	defer state.Close()
-	cp, err := m.lastCheckpoint(ctx, def.Name)
+	cp, cpID, err := m.lastCheckpoint(ctx, def.Name)
 	if err != nil {
 		return err
 	}
@@ -125,30 +125,30 @@ func (j *job) run(ctx context.Context) error {
 		settings[k] = v
 	}
 	resume := map[int32]Pos{}
-	if p.tracked {
-		for k, pos := range cp.Positions {
-			part, err := strconv.ParseInt(k, 10, 32)
-			if err != nil {
-				return fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
-			}
-			resume[int32(part)] = pos
-		}
-		switch len(resume) {
-		case 0:
-		case 1:
-			for part, pos := range resume {
-				settings["start"] = fmt.Sprintf("%d:%d:%d", pos.Ledger, pos.Entry, part)
-			}
-		default:
-			// The scan takes one start message id; the other partitions
-			// replay from the beginning and the recorded positions drop
-			// what was written already.
-			settings["start"] = "earliest"
+	var op exec.Operator
+	var sr *statefulRun
+	if p.stateful {
+		if op, sr, err = m.openStateful(ctx, def, db, p, cp, settings); err != nil {
+			return err
 		}
 	}
-	op, err := m.cfg.Runner(ctx, db, p.query, settings, p.tracked)
-	if err != nil {
-		return err
+	if op == nil {
+		if p.tracked {
+			for k, pos := range cp.Positions {
+				part, err := strconv.ParseInt(k, 10, 32)
+				if err != nil {
+					return fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
+				}
+				resume[int32(part)] = pos
+			}
+			// The scan takes one start message id; with several
+			// partitions the others replay from the beginning and the
+			// recorded positions drop what was written already.
+			setStart(settings, resume)
+		}
+		if op, err = m.cfg.Runner(ctx, db, p.query, settings, p.tracked); err != nil {
+			return err
+		}
 	}
 	defer op.Close()
 	mp, err := newMapper(op.Schema(), target.Schema(), p, m.cfg.Mem)
@@ -156,7 +156,7 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer mp.release()
-	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, state: state, mp: mp}
+	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, state: state, mp: mp, sr: sr, lastRecord: cpID}
 	var w catalog.Writer
 	switch strings.ToLower(def.Settings[DeliverySetting]) {
 	case "", "at_least_once":
@@ -175,17 +175,26 @@ func (j *job) run(ctx context.Context) error {
 		r.positions[part] = pos
 	}
 	j.mu.Lock()
-	j.stats.RowsIn, j.stats.RowsOut, j.stats.Checkpoints, j.stats.LastCheckpoint, j.stats.Tracked = cp.RowsIn, cp.RowsOut, cp.ID, cp.Time, p.tracked
+	j.stats.RowsIn, j.stats.RowsOut, j.stats.Checkpoints, j.stats.LastCheckpoint, j.stats.Tracked = cp.RowsIn, cp.RowsOut, cp.ID, cp.Time, p.tracked || sr != nil
+	j.stats.Stateful, j.stats.RunRowsIn, j.stats.Restored, j.stats.StateBytes, j.stats.CheckpointRowsIn = sr != nil, 0, 0, 0, cp.RowsIn
+	if sr != nil && cp.State != nil {
+		j.stats.Restored, j.stats.StateBytes = cp.ID, cp.State.Bytes
+	}
 	j.mu.Unlock()
-	r.rowsIn, r.rowsOut = cp.RowsIn, cp.RowsOut
-	err = r.loop(ctx, op)
+	r.rowsIn, r.rowsOut, r.baseIn = cp.RowsIn, cp.RowsOut, cp.RowsIn
+	if sr != nil {
+		err = r.loopStateful(ctx, op)
+	} else {
+		err = r.loop(ctx, op)
+	}
 	// Final checkpoint with a fresh context: the job's own is cancelled.
 	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	j.mu.Lock()
 	crashed := j.crashed
 	j.mu.Unlock()
-	if err == nil && !crashed {
+	if err == nil && !crashed && sr == nil {
+		// (A stateful job's loop took its final checkpoint at a barrier.)
 		err = r.checkpoint(fctx)
 	}
 	if !crashed && r.txn != nil {
@@ -258,6 +267,12 @@ type runState struct {
 	lastPub   int64
 
 	rowsIn, rowsOut int64
+
+	// Stateful jobs (checkpoint.go).
+	sr         *statefulRun
+	baseIn     int64            // rows in at the restored checkpoint
+	lastRead   int64            // scan rows read at the last checkpoint
+	lastRecord pulsar.MessageID // the last checkpoint record (nil: none)
 }
 
 // pumped is one message (or error) pulled from the query.
@@ -415,7 +430,9 @@ func (r *runState) write(ctx context.Context, b exec.Batch) error {
 			written--
 		}
 	}
-	r.rowsIn += in
+	if r.sr == nil {
+		r.rowsIn += in // (a stateful job counts source rows: updateStats)
+	}
 	r.rowsOut += written
 	r.j.mu.Lock()
 	r.j.stats.RowsIn, r.j.stats.RowsOut = r.rowsIn, r.rowsOut
@@ -466,55 +483,80 @@ func (r *runState) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.txn != nil {
-		// Exactly-once: the output becomes visible with the commit. The
-		// checkpoint record is written after it, outside the transaction,
-		// because pulsar-client-go v0.19 readers also deliver messages of
-		// aborted transactions (apache/pulsar-client-go#1498), so a record
-		// inside one could be read back although it was aborted. A crash
-		// between the commit and the record replays that one checkpoint.
-		if err := r.txn.Commit(ctx); err != nil {
-			return fmt.Errorf("checkpoint %d: commit: %w", cp.ID, err)
-		}
-		next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
-		if err != nil {
-			return fmt.Errorf("checkpoint %d: new transaction: %w", cp.ID, err)
-		}
-		r.txn, r.txnStart = next, time.Now()
-		r.pw.SetTransaction(next)
+	if err := r.commitTxn(ctx, cp.ID); err != nil {
+		return err
 	}
-	if _, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b}); err != nil {
+	id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b})
+	if err != nil {
 		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)
 	}
-	r.cp, r.dirty = cp, false
+	r.cp, r.dirty, r.lastRecord = cp, false, id
 	r.j.mu.Lock()
-	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint = cp.ID, cp.Time
+	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint, r.j.stats.CheckpointRowsIn = cp.ID, cp.Time, cp.RowsIn
 	r.j.mu.Unlock()
 	return nil
 }
 
-// lastCheckpoint reads the newest record of a job's state topic.
-func (m *Manager) lastCheckpoint(ctx context.Context, name string) (Checkpoint, error) {
+// commitTxn commits the checkpoint's transaction (exactly-once) and opens
+// the next one. The output becomes visible with the commit. The checkpoint
+// record is written after it, outside the transaction, because
+// pulsar-client-go v0.19 readers also deliver messages of aborted
+// transactions (apache/pulsar-client-go#1498), so a record inside one could
+// be read back although it was aborted. A crash between the commit and the
+// record replays that one checkpoint.
+func (r *runState) commitTxn(ctx context.Context, id uint64) error {
+	if r.txn == nil {
+		return nil
+	}
+	if err := r.txn.Commit(ctx); err != nil {
+		return fmt.Errorf("checkpoint %d: commit: %w", id, err)
+	}
+	next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: new transaction: %w", id, err)
+	}
+	r.txn, r.txnStart = next, time.Now()
+	r.pw.SetTransaction(next)
+	return nil
+}
+
+// lastCheckpoint reads the newest complete checkpoint record of a job's
+// state topic and its message id (nil when there is none). When the last
+// message is a state chunk of a checkpoint that never got its record (a
+// crash while writing it), the chunk names the previous record.
+func (m *Manager) lastCheckpoint(ctx context.Context, name string) (Checkpoint, pulsar.MessageID, error) {
 	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{
 		Topic: m.stateTopic(name), StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true,
 	})
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("state of job %s: %w", name, err)
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
 	}
 	defer r.Close()
 	var cp Checkpoint
+	var id pulsar.MessageID
 	for r.HasNext() {
 		msg, err := r.Next(ctx)
 		if err != nil {
-			return Checkpoint{}, fmt.Errorf("state of job %s: %w", name, err)
+			return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
+		}
+		if _, chunk := msg.Properties()[propChunk]; chunk {
+			prev := msg.Properties()[propPrev]
+			if prev == "" {
+				cp, id = Checkpoint{}, nil
+				continue
+			}
+			if cp, id, err = m.readRecordAt(ctx, name, prev); err != nil {
+				return Checkpoint{}, nil, err
+			}
+			continue
 		}
 		var c Checkpoint
 		if err := json.Unmarshal(msg.Payload(), &c); err != nil {
-			return Checkpoint{}, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
+			return Checkpoint{}, nil, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
 		}
-		cp = c
+		cp, id = c, msg.ID()
 	}
-	return cp, nil
+	return cp, id, nil
 }
 
 // filterRows keeps the rows of rec (and ops) where keep is true.

@@ -39,10 +39,16 @@
 // and then replayed, i.e. duplicates; and a crash between a commit and its
 // checkpoint record replays that checkpoint.
 //
-// A stateful job (aggregates, joins, ...) keeps no source positions: its
-// operator state is not checkpointed, so it restarts from the scan's start
-// position and recomputes; into a keyed (upsert) table this converges to the
-// same result.
+// # Stateful jobs
+//
+// A stateful job (GROUP BY, aggregates, window aggregates, deduplication,
+// ...) over one Pulsar table through single-input operators checkpoints its
+// operators' states together with the source positions they cover: see
+// checkpoint.go. Its state is in the state topic only (chunked), so any
+// process can resume it. Other stateful jobs (joins, UNION ALL, operators
+// whose state cannot be saved) keep no source positions: they restart from
+// the scan's start position and recompute; into a keyed (upsert) table this
+// converges to the same result.
 package jobs
 
 import (
@@ -140,6 +146,9 @@ type Checkpoint struct {
 	RowsIn    int64          `json:"rows_in"`
 	RowsOut   int64          `json:"rows_out"`
 	Time      time.Time      `json:"time"`
+	// State locates the operators' states of a stateful job (nil: none
+	// saved; see checkpoint.go).
+	State *StateRef `json:"state,omitempty"`
 }
 
 // Info is what SHOW JOBS shows of a job.
@@ -153,6 +162,18 @@ type Info struct {
 	Checkpoints    uint64
 	// Tracked says whether the job records source positions.
 	Tracked bool
+	// Stateful says whether the job checkpoints its operators' states
+	// (then RowsIn counts source rows consumed, not rows written).
+	Stateful bool
+	// RunRowsIn is the number of source rows the current run has read,
+	// rows replayed before the restored checkpoint's positions included.
+	RunRowsIn int64
+	// StateBytes is the size of the last checkpoint's operator states.
+	StateBytes int64
+	// Restored is the checkpoint the current run started from (0: none).
+	Restored uint64
+	// CheckpointRowsIn is RowsIn as of the last checkpoint.
+	CheckpointRowsIn int64
 }
 
 // Manager runs the jobs of one namespace.

@@ -98,6 +98,12 @@ func (t *trackingTable) Scan(ctx context.Context, req catalog.ScanRequest) (exec
 			out[i] = meta[inner[i]-nvis]
 		}
 	}
+	reg := registryFrom(ctx)
+	if reg != nil {
+		// A stateful job's scan also reads each row's partition and message
+		// id, hidden after the requested columns (see positionScan).
+		inner = append(inner, nvis+t.meta[0], nvis+t.meta[1])
+	}
 	r := req
 	r.Columns = inner
 	// Filters are numbered in this table's column space; the planner applies
@@ -106,6 +112,11 @@ func (t *trackingTable) Scan(ctx context.Context, req catalog.ScanRequest) (exec
 	op, err := t.Table.Scan(ctx, r)
 	if err != nil {
 		return nil, err
+	}
+	if reg != nil {
+		ps := newPositionScan(op, arrow.NewSchema(out, nil), reg)
+		reg.add(ps)
+		return ps, nil
 	}
 	return &renamed{Operator: op, schema: arrow.NewSchema(out, nil)}, nil
 }
@@ -154,6 +165,10 @@ type insertPlan struct {
 	columns   []string // named target columns (nil: all, in order)
 	query     string   // the SELECT to run (with tracking columns when tracked)
 	tracked   bool
+	// stateful: the SELECT reads one table and is not stateless (GROUP BY,
+	// aggregates, windows, DISTINCT, ...): the job may checkpoint its
+	// operators' states with the source positions (see checkpoint.go).
+	stateful bool
 }
 
 // planInsert parses a job's INSERT INTO t [(cols)] SELECT ... and, when the
@@ -191,6 +206,8 @@ func planInsert(text string) (*insertPlan, error) {
 			sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: &ast.ColumnNameExpr{Name: &ast.ColumnName{Name: ast.NewCIStr(n)}}})
 		}
 		p.tracked = true
+	} else if ok && singleTable(sel) {
+		p.stateful = true
 	}
 	var sb strings.Builder
 	if err := x.Select.Restore(format.NewRestoreCtx(format.DefaultRestoreFlags, &sb)); err != nil {
@@ -220,6 +237,48 @@ func stateless(sel *ast.SelectStmt) bool {
 	sel.Accept(v)
 	return !v.found
 }
+
+// singleTable reports whether sel reads one table, with no CTE, subquery
+// or wildcard (a wildcard would also take the tracking columns a stateful
+// job's tables show).
+func singleTable(sel *ast.SelectStmt) bool {
+	if sel.With != nil || sel.From == nil || sel.Fields == nil {
+		return false
+	}
+	j := sel.From.TableRefs
+	if j == nil || j.Right != nil {
+		return false
+	}
+	src, ok := j.Left.(*ast.TableSource)
+	if !ok {
+		return false
+	}
+	if _, ok := src.Source.(*ast.TableName); !ok {
+		return false
+	}
+	for _, f := range sel.Fields.Fields {
+		if f.WildCard != nil {
+			return false
+		}
+	}
+	v := &subqueryFinder{}
+	sel.Accept(v)
+	return !v.found
+}
+
+// subqueryFinder looks for subqueries.
+type subqueryFinder struct{ found bool }
+
+func (v *subqueryFinder) Enter(n ast.Node) (ast.Node, bool) {
+	switch n.(type) {
+	case *ast.SubqueryExpr, *ast.ExistsSubqueryExpr:
+		v.found = true
+		return n, true
+	}
+	return n, false
+}
+
+func (v *subqueryFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // statefulFinder looks for aggregates, window functions and subqueries.
 type statefulFinder struct{ found bool }

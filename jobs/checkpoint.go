@@ -1,0 +1,561 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/exec"
+)
+
+// Checkpoints of stateful jobs (operator state + source positions).
+//
+// A stateful job whose query reads one Pulsar table through a pipeline of
+// single-input operators (scan → filter/project → watermark → aggregate or
+// window aggregate → ...) checkpoints its operators' states. Its scan is a
+// positionScan: on each CheckpointInterval the job asks it for a barrier;
+// the barrier travels up the pipeline behind every batch the scan returned
+// before it, and the job's pump goroutine stops pulling once the barrier
+// comes out of the top. At that moment every operator has folded exactly
+// the rows up to the positions the scan recorded with the barrier, and
+// everything they emitted has been handed to the writer, so the job:
+//
+//  1. flushes the writer (at-least-once) — output up to the barrier is
+//     acknowledged;
+//  2. walks the operator tree and snapshots every exec.Stateful operator,
+//     in tree order, into one blob;
+//  3. writes the blob to the job's state topic in chunks of at most
+//     MaxStateChunk bytes, each with the checkpoint id, its index, the
+//     count, and the message id of the previous complete checkpoint record;
+//  4. commits the checkpoint's transaction (exactly-once);
+//  5. writes the checkpoint record (positions, counts and a reference to the
+//     first chunk): a checkpoint exists once its record does.
+//
+// A restarted job reads the newest record (if the last message of the
+// topic is a chunk of an unfinished checkpoint, its "previous" property
+// leads to the newest complete one), reads the chunks, rebuilds the query,
+// restores each operator's state, and starts the scan at the recorded
+// message (one partition) or at the earliest one (several: the scan takes
+// one start id), dropping the rows at or before each partition's recorded
+// position. Nothing on local disk is needed.
+//
+// Plans where a between-batch barrier is not consistent are not
+// checkpointed this way and recompute from the start on restart, as
+// before: operators with two inputs (joins, UNION ALL) pull their inputs on
+// prefetch goroutines, so while the barrier passes one input the other
+// keeps running ahead; and operators that keep state without implementing
+// exec.Stateful (sort, limit, ...) would lose it.
+
+// MaxStateChunk bounds a state chunk message.
+const MaxStateChunk = 1 << 20
+
+// StateRef says where a checkpoint's operator states are.
+type StateRef struct {
+	// First is the base64 serialized message id of the first chunk.
+	First string `json:"first,omitempty"`
+	// Chunks is the number of chunk messages (consecutive in the topic).
+	Chunks int `json:"chunks"`
+	// Bytes is the size of the state blob.
+	Bytes int64 `json:"bytes"`
+	// Operators is the number of stateful operators saved.
+	Operators int `json:"operators"`
+}
+
+// Properties of state chunk messages.
+const (
+	propCheckpoint = "magnetar.checkpoint"
+	propChunk      = "magnetar.chunk"
+	propChunks     = "magnetar.chunks"
+	propPrev       = "magnetar.prev"
+)
+
+// stateMagic starts a state blob; the last byte is the version.
+var stateMagic = []byte("MGJS\x01")
+
+// statefulRun is a running job's checkpointing state.
+type statefulRun struct {
+	scan *positionScan
+	ops  []exec.Operator // exec.Stateful operators, in tree order
+}
+
+// checkpointPlan checks that op (built over a scan registry) can be
+// checkpointed between batches and returns its position-tracking scan
+// and stateful operators in tree order.
+func checkpointPlan(op exec.Operator, reg *scanRegistry) (*statefulRun, error) {
+	reg.mu.Lock()
+	scans := len(reg.scans)
+	reg.mu.Unlock()
+	if scans != 1 {
+		return nil, fmt.Errorf("the query reads %d position-tracked Pulsar scans, not one", scans)
+	}
+	sr := &statefulRun{}
+	var visit func(o exec.Operator) error
+	visit = func(o exec.Operator) error {
+		for {
+			if ps, ok := o.(*positionScan); ok {
+				if sr.scan != nil {
+					return errors.New("two scans")
+				}
+				sr.scan = ps
+				return nil
+			}
+			u, ok := o.(interface{ Unwrap() exec.Operator })
+			if !ok {
+				break
+			}
+			o = u.Unwrap()
+		}
+		kids := o.Children()
+		if len(kids) > 1 {
+			return fmt.Errorf("%s has %d inputs, pulled by prefetching goroutines: a barrier between batches is not consistent", o, len(kids))
+		}
+		if len(kids) == 0 {
+			return fmt.Errorf("%s is not a position-tracked Pulsar scan", o)
+		}
+		if st, ok := o.(exec.Stateful); ok {
+			if err := st.State().Snapshot(io.Discard); err != nil {
+				return fmt.Errorf("%s: %w", o, err)
+			}
+			sr.ops = append(sr.ops, o)
+		} else if !statelessOp(o) {
+			return fmt.Errorf("%s keeps state that cannot be checkpointed", o)
+		}
+		return visit(kids[0])
+	}
+	if err := visit(op); err != nil {
+		return nil, err
+	}
+	if sr.scan == nil {
+		return nil, errors.New("no position-tracked scan in the plan")
+	}
+	return sr, nil
+}
+
+// statelessOp reports whether o keeps nothing between messages.
+func statelessOp(o exec.Operator) bool {
+	switch o.(type) {
+	case *exec.Filter, *exec.Project:
+		return true
+	}
+	return false
+}
+
+// snapshotStates writes every stateful operator's snapshot into one blob:
+// magic, count, then per operator its description (checked on restore)
+// and its length-prefixed snapshot.
+func snapshotStates(ops []exec.Operator) ([]byte, error) {
+	out := append([]byte(nil), stateMagic...)
+	out = binary.AppendUvarint(out, uint64(len(ops)))
+	var buf bytes.Buffer
+	for _, o := range ops {
+		buf.Reset()
+		if err := o.(exec.Stateful).State().Snapshot(&buf); err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", o, err)
+		}
+		name := o.String()
+		out = binary.AppendUvarint(out, uint64(len(name)))
+		out = append(out, name...)
+		out = binary.AppendUvarint(out, uint64(buf.Len()))
+		out = append(out, buf.Bytes()...)
+	}
+	return out, nil
+}
+
+// restoreStates restores ops from a blob written by snapshotStates for the
+// same plan.
+func restoreStates(ops []exec.Operator, blob []byte) error {
+	if !bytes.HasPrefix(blob, stateMagic) {
+		return errors.New("restore state: not a state blob of this version")
+	}
+	b := blob[len(stateMagic):]
+	next := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("restore state: blob is truncated")
+		}
+		p := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return p, nil
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return errors.New("restore state: blob is truncated")
+	}
+	b = b[k:]
+	if n != uint64(len(ops)) {
+		return fmt.Errorf("restore state: checkpoint has %d stateful operators, the plan %d (did the query or engine change?)", n, len(ops))
+	}
+	for _, o := range ops {
+		name, err := next()
+		if err != nil {
+			return err
+		}
+		if string(name) != o.String() {
+			return fmt.Errorf("restore state: checkpoint operator %q, plan has %q (did the query or engine change?)", name, o.String())
+		}
+		snap, err := next()
+		if err != nil {
+			return err
+		}
+		if err := o.(exec.Stateful).State().Restore(bytes.NewReader(snap)); err != nil {
+			return fmt.Errorf("restore %s: %w", o, err)
+		}
+	}
+	if len(b) != 0 {
+		return errors.New("restore state: trailing bytes")
+	}
+	return nil
+}
+
+// openStateful binds a stateful job's query with a position-tracking scan
+// and restores the checkpoint's operator states. It returns a nil operator
+// (and logs why) when the plan cannot be checkpointed: the caller then runs
+// the query the old way, recomputing from the start.
+func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *insertPlan, cp Checkpoint, settings map[string]string) (exec.Operator, *statefulRun, error) {
+	reg := &scanRegistry{mem: m.cfg.Mem, resume: map[int32]Pos{}}
+	st := maps.Clone(settings)
+	if cp.State != nil {
+		for k, pos := range cp.Positions {
+			part, err := strconv.ParseInt(k, 10, 32)
+			if err != nil {
+				return nil, nil, fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
+			}
+			reg.resume[int32(part)] = pos
+		}
+		setStart(st, reg.resume)
+	}
+	op, err := m.cfg.Runner(withScanRegistry(ctx, reg), db, p.query, st, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	sr, perr := checkpointPlan(op, reg)
+	if perr != nil {
+		op.Close()
+		m.log.Info("jobs: stateful job keeps no checkpointed state and recomputes from the start on restart", "job", def.Name, "why", perr.Error())
+		return nil, nil, nil
+	}
+	if cp.State != nil {
+		blob, err := m.readState(ctx, def.Name, cp)
+		if err == nil {
+			err = restoreStates(sr.ops, blob)
+		}
+		if err != nil {
+			op.Close()
+			return nil, nil, fmt.Errorf("checkpoint %d: %w", cp.ID, err)
+		}
+		m.log.Info("jobs: restored checkpoint", "job", def.Name, "checkpoint", cp.ID, "operators", len(sr.ops), "bytes", cp.State.Bytes)
+	}
+	return op, sr, nil
+}
+
+// setStart asks the scan to start at the recorded message of a single
+// partition; with several, the scan replays from the earliest message and
+// the recorded positions drop what is covered.
+func setStart(settings map[string]string, resume map[int32]Pos) {
+	switch len(resume) {
+	case 0:
+	case 1:
+		for part, pos := range resume {
+			settings["start"] = fmt.Sprintf("%d:%d:%d", pos.Ledger, pos.Entry, part)
+		}
+	default:
+		settings["start"] = "earliest"
+	}
+}
+
+// readState reads the chunks of checkpoint cp's state blob.
+func (m *Manager) readState(ctx context.Context, name string, cp Checkpoint) ([]byte, error) {
+	if cp.State.Chunks == 0 {
+		return nil, errors.New("checkpoint has no state chunks")
+	}
+	raw, err := base64.StdEncoding.DecodeString(cp.State.First)
+	if err != nil {
+		return nil, fmt.Errorf("state chunk id: %w", err)
+	}
+	first, err := pulsar.DeserializeMessageID(raw)
+	if err != nil {
+		return nil, fmt.Errorf("state chunk id: %w", err)
+	}
+	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{Topic: m.stateTopic(name), StartMessageID: first, StartMessageIDInclusive: true})
+	if err != nil {
+		return nil, fmt.Errorf("state of job %s: %w", name, err)
+	}
+	defer r.Close()
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	blob := make([]byte, 0, cp.State.Bytes)
+	want := strconv.FormatUint(cp.ID, 10)
+	for i := 0; i < cp.State.Chunks; {
+		msg, err := r.Next(rctx)
+		if err != nil {
+			return nil, fmt.Errorf("state of job %s: chunk %d of checkpoint %d: %w", name, i, cp.ID, err)
+		}
+		props := msg.Properties()
+		if props[propCheckpoint] != want {
+			continue // not ours (cannot happen: chunks are consecutive)
+		}
+		if props[propChunk] != strconv.Itoa(i) {
+			return nil, fmt.Errorf("state of job %s: checkpoint %d: chunk %s where %d was expected", name, cp.ID, props[propChunk], i)
+		}
+		blob = append(blob, msg.Payload()...)
+		i++
+	}
+	if int64(len(blob)) != cp.State.Bytes {
+		return nil, fmt.Errorf("state of job %s: checkpoint %d: %d bytes, want %d", name, cp.ID, len(blob), cp.State.Bytes)
+	}
+	return blob, nil
+}
+
+// readRecordAt reads the checkpoint record with message id raw (base64).
+func (m *Manager) readRecordAt(ctx context.Context, name, raw string) (Checkpoint, pulsar.MessageID, error) {
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: previous checkpoint id: %w", name, err)
+	}
+	id, err := pulsar.DeserializeMessageID(b)
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: previous checkpoint id: %w", name, err)
+	}
+	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{Topic: m.stateTopic(name), StartMessageID: id, StartMessageIDInclusive: true})
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
+	}
+	defer r.Close()
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	msg, err := r.Next(rctx)
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
+	}
+	var cp Checkpoint
+	if err := json.Unmarshal(msg.Payload(), &cp); err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
+	}
+	return cp, msg.ID(), nil
+}
+
+func encodeID(id pulsar.MessageID) string {
+	if id == nil {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(id.Serialize())
+}
+
+// checkpointState takes a checkpoint of a stateful job at a barrier: the
+// pump is stopped, so the operators are between two calls of Next and
+// their states match the scan's positions (see the top of this file).
+func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos) error {
+	if f, ok := r.w.(flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	blob, err := snapshotStates(r.sr.ops)
+	if err != nil {
+		return err
+	}
+	cp := Checkpoint{ID: r.cp.ID + 1, RowsIn: r.rowsIn, RowsOut: r.rowsOut, Time: time.Now().UTC(),
+		State: &StateRef{Bytes: int64(len(blob)), Operators: len(r.sr.ops)}}
+	if len(positions) > 0 {
+		cp.Positions = map[string]Pos{}
+		for part, pos := range positions {
+			cp.Positions[strconv.Itoa(int(part))] = pos
+		}
+	}
+	// Chunks first, the record after them: a record means a whole state.
+	n := (len(blob) + MaxStateChunk - 1) / MaxStateChunk
+	cp.State.Chunks = n
+	prev := encodeID(r.lastRecord)
+	for i := 0; i < n; i++ {
+		chunk := blob[i*MaxStateChunk : min(len(blob), (i+1)*MaxStateChunk)]
+		id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name + "/state", Payload: chunk, Properties: map[string]string{
+			propCheckpoint: strconv.FormatUint(cp.ID, 10), propChunk: strconv.Itoa(i), propChunks: strconv.Itoa(n), propPrev: prev,
+		}})
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: state chunk %d: %w", cp.ID, i, err)
+		}
+		if i == 0 {
+			cp.State.First = encodeID(id)
+		}
+	}
+	if err := r.commitTxn(ctx, cp.ID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b})
+	if err != nil {
+		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)
+	}
+	r.cp, r.lastRecord, r.dirty = cp, id, false
+	r.lastRead = r.sr.scan.rowsRead.Load()
+	r.j.mu.Lock()
+	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint, r.j.stats.StateBytes = cp.ID, cp.Time, cp.State.Bytes
+	r.j.stats.CheckpointRowsIn = cp.RowsIn
+	r.j.mu.Unlock()
+	return nil
+}
+
+// finalBarrierWait bounds how long a stopping job waits for its final
+// barrier to come out of the pipeline.
+const finalBarrierWait = 15 * time.Second
+
+// loopStateful is loop for a job that checkpoints operator state: its
+// pump stops at every barrier until the checkpoint is taken, and a stop
+// (not a crash) ends with a final checkpoint at a barrier.
+func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
+	scan := r.sr.scan
+	ch := make(chan pumped, 1)
+	resume := make(chan struct{})
+	// The pump outlives ctx: a stopping job still drains to its final
+	// barrier. It is cancelled when the loop returns.
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		for {
+			m, err := op.Next(pctx)
+			select {
+			case ch <- pumped{m, err}:
+			case <-pctx.Done():
+				m.Release()
+				return
+			}
+			if err != nil || m.Kind == exec.MsgEnd {
+				return
+			}
+			if m.Kind == exec.MsgBarrier {
+				select {
+				case <-resume:
+				case <-pctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for p := range ch {
+			p.m.Release()
+		}
+		wg.Wait()
+	}()
+	cpctx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
+	tick := time.NewTicker(r.j.m.cfg.CheckpointInterval)
+	defer tick.Stop()
+	var outstanding uint64 // barrier asked for and not yet out
+	done := ctx.Done()
+	var stopping <-chan time.Time
+	request := func() {
+		if outstanding == 0 {
+			id := r.cp.ID + 1
+			if scan.requestBarrier(id) {
+				outstanding = id
+			}
+		}
+	}
+	for {
+		select {
+		case <-done:
+			r.j.mu.Lock()
+			crashed := r.j.crashed
+			r.j.mu.Unlock()
+			if crashed {
+				return nil
+			}
+			done = nil
+			request()
+			stopping = time.After(finalBarrierWait)
+		case <-stopping:
+			r.j.m.log.Warn("jobs: no final checkpoint: the barrier did not come out of the pipeline in time", "job", r.j.def.Name)
+			return nil
+		case <-tick.C:
+			if stopping != nil {
+				continue
+			}
+			if err := r.renewIdleTxn(ctx); err != nil {
+				return err
+			}
+			if r.dirty || scan.rowsRead.Load() != r.lastRead {
+				request()
+			}
+		case p, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if p.err != nil {
+				if stopping != nil || ctx.Err() != nil {
+					return nil
+				}
+				return p.err
+			}
+			switch p.m.Kind {
+			case exec.MsgEnd:
+				// The pump has stopped: the tree is quiescent.
+				r.updateStats()
+				c, cc := cpctx()
+				err := r.checkpointState(c, scan.current())
+				cc()
+				return err
+			case exec.MsgBatch:
+				err := r.write(ctx, p.m.Batch)
+				p.m.Release()
+				if err != nil {
+					return err
+				}
+				r.updateStats()
+			case exec.MsgBarrier:
+				if p.m.Barrier == outstanding {
+					outstanding = 0
+					positions, _ := scan.positionsAt(p.m.Barrier)
+					r.updateStats()
+					c, cc := cpctx()
+					err := r.checkpointState(c, positions)
+					cc()
+					if err != nil {
+						if stopping != nil || ctx.Err() != nil {
+							r.j.m.log.Warn("jobs: final checkpoint failed", "job", r.j.def.Name, "err", err)
+							return nil
+						}
+						return err
+					}
+					if stopping != nil {
+						return nil
+					}
+				}
+				select {
+				case resume <- struct{}{}:
+				case <-pctx.Done():
+				}
+			}
+		}
+	}
+}
+
+// updateStats sets a stateful job's input counters from its scan.
+func (r *runState) updateStats() {
+	if r.sr == nil {
+		return
+	}
+	r.rowsIn = r.baseIn + r.sr.scan.rowsIn.Load()
+	r.j.mu.Lock()
+	r.j.stats.RowsIn, r.j.stats.RowsOut = r.rowsIn, r.rowsOut
+	r.j.stats.RunRowsIn = r.sr.scan.rowsRead.Load()
+	r.j.mu.Unlock()
+}
