@@ -262,10 +262,10 @@ func TestStatusLine(t *testing.T) {
 		width int
 		want  string
 	}{
-		{1, 0.4, 0, false, 0, "1 row, 0 rows/s (Ctrl-C stops)"},
-		{1234, 410.6, wm, true, 0, "1234 rows, 411 rows/s, watermark 2024-05-01 12:00:03.250 (Ctrl-C stops)"},
-		{20000, 12345, math.MinInt64, true, 0, "20000 rows, 12K rows/s, no watermark yet (Ctrl-C stops)"},
-		{5, 1, wm, true, 20, "5 rows, 1 rows/s, …"},
+		{1, 0.4, 0, false, 0, "1 row received, 0 rows/s (Ctrl-C stops)"},
+		{1234, 410.6, wm, true, 0, "1234 rows received, 411 rows/s, watermark 2024-05-01 12:00:03.250 (Ctrl-C stops)"},
+		{20000, 12345, math.MinInt64, true, 0, "20000 rows received, 12K rows/s, no watermark yet (Ctrl-C stops)"},
+		{5, 1, wm, true, 20, "5 rows received, 1…"},
 	} {
 		if got := StatusLine(c.rows, c.rate, c.wm, c.hasWM, c.width); got != c.want {
 			t.Errorf("StatusLine(%d, %v, %d, %v, %d) = %q, want %q", c.rows, c.rate, c.wm, c.hasWM, c.width, got, c.want)
@@ -410,7 +410,7 @@ func TestShellLiveTableAndStatusOnTerminal(t *testing.T) {
 	if !strings.Contains(s, "| a       |      2 |\n| b       |      1 |\n+--") || strings.Contains(s, "|      1 |\n| a") {
 		t.Errorf("live table not folded in place:\n%s", s)
 	}
-	if !strings.Contains(s, "+---------+--------+\n4 rows, ") {
+	if !strings.Contains(s, "+---------+--------+\n4 rows received, ") {
 		t.Errorf("status line not under the table:\n%s", s)
 	}
 	cancel()

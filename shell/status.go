@@ -121,7 +121,7 @@ func (m *rateMeter) add(t time.Time, n int64) float64 {
 // watermark at all; wm is in microseconds since the epoch, math.MinInt64
 // before the first.
 func StatusLine(rows int64, rate float64, wm int64, hasWM bool, width int) string {
-	line := fmt.Sprintf("%s, %s rows/s", plural(rows, "row", "rows"), human(int64(math.Round(rate))))
+	line := fmt.Sprintf("%s received, %s rows/s", plural(rows, "row", "rows"), human(int64(math.Round(rate))))
 	if hasWM {
 		if wm == math.MinInt64 {
 			line += ", no watermark yet"
