@@ -35,7 +35,7 @@ import (
 //  2. walks the operator tree and snapshots every exec.Stateful operator,
 //     in tree order, into one blob;
 //  3. writes the blob to the job's state topic in chunks of at most
-//     MaxStateChunk bytes, each with the checkpoint id, its index, the
+//     Config.StateChunkBytes (≤ MaxStateChunk, 1 MiB) bytes, each with the checkpoint id, its index, the
 //     count, and the message id of the previous complete checkpoint record;
 //  4. commits the checkpoint's transaction (exactly-once);
 //  5. writes the checkpoint record (positions, counts and a reference to the
@@ -373,11 +373,12 @@ func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos)
 		}
 	}
 	// Chunks first, the record after them: a record means a whole state.
-	n := (len(blob) + MaxStateChunk - 1) / MaxStateChunk
+	size := r.j.m.cfg.StateChunkBytes
+	n := (len(blob) + size - 1) / size
 	cp.State.Chunks = n
 	prev := encodeID(r.lastRecord)
 	for i := 0; i < n; i++ {
-		chunk := blob[i*MaxStateChunk : min(len(blob), (i+1)*MaxStateChunk)]
+		chunk := blob[i*size : min(len(blob), (i+1)*size)]
 		id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name + "/state", Payload: chunk, Properties: map[string]string{
 			propCheckpoint: strconv.FormatUint(cp.ID, 10), propChunk: strconv.Itoa(i), propChunks: strconv.Itoa(n), propPrev: prev,
 		}})

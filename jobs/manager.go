@@ -114,6 +114,9 @@ type Config struct {
 	// TxnTimeout bounds a checkpoint's transaction (else EnvTxnTimeout,
 	// else 1 minute).
 	TxnTimeout time.Duration
+	// StateChunkBytes bounds the state chunk messages of stateful jobs'
+	// checkpoints (default and maximum MaxStateChunk).
+	StateChunkBytes int
 	// NoResume loads the job definitions without starting the running ones:
 	// a shell creates and runs its own jobs in-process but must not take
 	// over the jobs `magnetar serve` runs.
@@ -217,6 +220,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.StateChunkBytes <= 0 || c.StateChunkBytes > MaxStateChunk {
+		c.StateChunkBytes = MaxStateChunk
 	}
 	if c.Mem == nil {
 		c.Mem = memory.DefaultAllocator
