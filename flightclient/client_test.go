@@ -25,9 +25,10 @@ import (
 type testServer struct {
 	*flightserver.Server
 	addr string
+	cat  *catmem.Catalog
 }
 
-func startServer(t *testing.T, mod func(*flightserver.Config)) *testServer {
+func startServer(t testing.TB, mod func(*flightserver.Config)) *testServer {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	cat := catmem.New()
@@ -52,12 +53,12 @@ func startServer(t *testing.T, mod func(*flightserver.Config)) *testServer {
 		cat.Close()
 		mem.AssertSize(t, 0)
 	})
-	return &testServer{Server: srv, addr: lis.Addr().String()}
+	return &testServer{Server: srv, addr: lis.Addr().String(), cat: cat}
 }
 
 // connect dials the server with a checked allocator that must be empty
 // once the client is closed.
-func connect(t *testing.T, addr string, mod func(*Config)) *Client {
+func connect(t testing.TB, addr string, mod func(*Config)) *Client {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	cfg := Config{Addr: addr, Mem: mem}
@@ -77,7 +78,7 @@ func connect(t *testing.T, addr string, mod func(*Config)) *Client {
 	return c
 }
 
-func tctx(t *testing.T) context.Context {
+func tctx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
