@@ -314,11 +314,18 @@ func (s *Shell) reportError(name, script string, p Piece, err error) {
 	if se.Near != "" {
 		msg += fmt.Sprintf(" near %q", se.Near)
 	}
-	if se.Hint != "" {
-		msg += " (" + se.Hint + ")"
+	hint := se.Hint
+	if hint == "" {
+		hint = s.tableHint(se)
+	}
+	if hint != "" {
+		msg += " (" + hint + ")"
 	}
 	fmt.Fprintf(s.err, "ERROR: %sline %d column %d: %s\n", where, line, col, msg)
 	if src, ok := sourceLine(script, line); ok {
+		// A long line is shown as a window around the error, so the
+		// caret line does not wrap away from it.
+		src, col = errorWindow(src, col, errorWindowWidth)
 		fmt.Fprintln(s.err, escapeControlKeepTabs(src))
 		fmt.Fprintln(s.err, caret(src, col))
 	}

@@ -52,6 +52,10 @@ func (f *fakeSession) Run(ctx context.Context, text string, fn func(*Result) err
 		return fn(&Result{Status: "OK", Warnings: []string{arg}})
 	case "bad":
 		return &sql.Error{Msg: "syntax error", Line: 1, Column: 5, Near: "oops"}
+	case "badat": // "badat N ...": an error at column N
+		var col int
+		fmt.Sscan(arg, &col)
+		return &sql.Error{Msg: "unknown column \"prise\"", Line: 1, Column: col, Hint: `did you mean "price"?`}
 	case "fail":
 		return fmt.Errorf("table %q not found", arg)
 	}
@@ -200,5 +204,58 @@ func TestCompleter(t *testing.T) {
 	got, _ = c.Do([]rune(`\ti`), 3)
 	if len(got) != 1 || string(got[0]) != "ming" {
 		t.Errorf("meta completion = %q", got)
+	}
+}
+
+func TestErrorOnLongLineShowsWindowAroundCaret(t *testing.T) {
+	sh, _, _, errb := newTestShell(t, Config{})
+	// One 300-character statement with the error at column 200.
+	text := "badat 200 " + strings.Repeat("x", 189) + "prise" + strings.Repeat("y", 96)
+	if code := sh.RunScript(context.Background(), "", text); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	lines := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
+	if len(lines) != 3 || lines[0] != `ERROR: line 1 column 200: unknown column "prise" (did you mean "price"?)` {
+		t.Fatalf("stderr:\n%s", errb)
+	}
+	src, car := lines[1], lines[2]
+	if w := displayWidth(src); w > errorWindowWidth+2 || !strings.HasPrefix(src, "…") || !strings.HasSuffix(src, "…") {
+		t.Errorf("source line not cut to a window (%d cells):\n%s", w, src)
+	}
+	// The caret sits under the p of prise.
+	i := len(car) - 1
+	if car[i] != '^' || !strings.HasPrefix(string([]rune(src)[i:]), "prise") {
+		t.Errorf("caret not under the error:\n%s\n%s", src, car)
+	}
+}
+
+func TestErrorWindow(t *testing.T) {
+	if got, col := errorWindow("SELECT x FROM t", 8, 100); got != "SELECT x FROM t" || col != 8 {
+		t.Errorf("short line changed: %q %d", got, col)
+	}
+	long := strings.Repeat("a", 50) + "日本" + strings.Repeat("b", 150)
+	// Near the start: no leading cut.
+	got, col := errorWindow(long, 3, 40)
+	if strings.HasPrefix(got, "…") || !strings.HasSuffix(got, "…") || got[col-1] != 'a' || displayWidth(got) > 42 {
+		t.Errorf("start window %q col %d", got, col)
+	}
+	// At the wide characters: the caret stays under 日.
+	got, col = errorWindow(long, 51, 40)
+	if !strings.HasPrefix(got[col-1:], "日本") || displayWidth(got) > 42 {
+		t.Errorf("middle window %q col %d", got, col)
+	}
+	// At the very end: the window ends with the line.
+	got, col = errorWindow(long, len(long)+1, 40)
+	if strings.HasSuffix(got, "…") || col != len(got)+1 || displayWidth(got) > 42 {
+		t.Errorf("end window %q col %d", got, col)
+	}
+}
+
+func TestClosestTable(t *testing.T) {
+	tables := []string{"orders", "order_items", "customers"}
+	for name, want := range map[string]string{"ordrs": "orders", "Orders": "orders", "custmers": "customers", "zzz": "", "x": ""} {
+		if got := closest(name, tables); got != want {
+			t.Errorf("closest(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
