@@ -82,6 +82,13 @@
 // scans decode old versions into the latest table schema, so rows written
 // before the change read NULL (or the default) in the new columns.
 //
+// # PROTOBUF_NATIVE topics
+//
+// Topics with a PROTOBUF_NATIVE schema (registered by Pulsar's Java client
+// or through the admin API) are readable: package schema maps the root
+// message to columns and decodes payloads. They cannot be written (no
+// encoder) and cannot gain columns through ALTER TABLE.
+//
 // # Hidden databases
 //
 // Databases lists every tenant/namespace except those matching

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 	"github.com/magnetar-sql/magnetar/schema"
 	"google.golang.org/protobuf/proto"
@@ -157,4 +158,18 @@ func TestProtobufNativeTopic(t *testing.T) {
 		"b\t-2\tNULL\t[]\t0",
 		"c\t3\t2023-11-14 22:14:20\t[7]\tNULL",
 	)
+	// Read-only: no encoder writes PROTOBUF_NATIVE, and no column can be added.
+	tb, err := e.cat.Table(e.ctx, e.ns, "readings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := tb.(catalog.Insertable).OpenWriter(e.ctx); err == nil {
+		w.Close(e.ctx)
+		t.Error("a writer opened on a PROTOBUF_NATIVE table")
+	} else {
+		t.Logf("OpenWriter: %v", err)
+	}
+	if _, _, err := e.try("ALTER TABLE readings ADD c INT"); err == nil || !strings.Contains(err.Error(), "PROTOBUF_NATIVE schema") {
+		t.Errorf("ALTER TABLE on a PROTOBUF_NATIVE table: %v", err)
+	}
 }
