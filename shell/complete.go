@@ -29,6 +29,39 @@ MINUTE HOUR DAY PRECEDING FOLLOWING CURRENT ROW UNBOUNDED WINDOW
 var builtins = strings.Fields(`count sum avg min max approx_count_distinct
 row_number rank dense_rank lag lead first_value last_value tumble hop cumulate session`)
 
+// ddlKeywords are left out of completion inside expressions.
+var ddlKeywords = map[string]bool{}
+
+func init() {
+	for _, k := range strings.Fields(`ADD ALTER ANALYZE COLUMN COLUMNS COMMENT CREATE DATABASE
+DATABASES DEFAULT DELETE DESCRIBE DROP EXPLAIN INSERT INTO KEY PRIMARY REPLACE SCHEMA SET SHOW
+TABLE TABLES USE VALUES VIEW`) {
+		ddlKeywords[k] = true
+	}
+}
+
+// maxColumnTables bounds the tables whose columns are offered before the
+// statement names any, so Tab stays quick in a large database.
+const maxColumnTables = 20
+
+// clauseRE finds the words that start clauses.
+var clauseRE = regexp.MustCompile(`(?i)\b(select|where|having|on|by|from|join|into|values|set|table|create|alter|insert|update|delete|show|describe|use|limit|window)\b`)
+
+// expressionContext reports whether the statement text before the cursor
+// ends inside a select list or a condition, where columns and functions
+// are wanted rather than DDL keywords.
+func expressionContext(before string) bool {
+	m := clauseRE.FindAllString(before, -1)
+	if len(m) == 0 {
+		return false
+	}
+	switch strings.ToLower(m[len(m)-1]) {
+	case "select", "where", "having", "on", "by":
+		return true
+	}
+	return false
+}
+
 var metaCommands = strings.Fields(`\q \help \l \d \timing \format \mode \changelog \o \i`)
 
 // tableRefRE finds table references (and aliases) after FROM, JOIN, INTO,
@@ -183,7 +216,13 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		cands = append(cands, c.columns(tdb, table)...)
 	default:
 		lower := word == strings.ToLower(word)
+		// prefix is the statement up to the word being completed.
+		prefix := stmt[:len(stmt)-len(string(line[start:]))]
+		inExpr := expressionContext(prefix)
 		for _, k := range keywords {
+			if inExpr && ddlKeywords[k] {
+				continue // SELECT pri<Tab> means a column, not PRIMARY
+			}
 			if lower {
 				k = strings.ToLower(k)
 			}
@@ -201,8 +240,18 @@ func (c *completer) Do(line []rune, pos int) ([][]rune, int) {
 		for _, d := range c.databases() {
 			cands = append(cands, quoteIdent(d))
 		}
-		for _, ref := range tableRefs(stmt, db) {
+		refs := tableRefs(stmt, db)
+		for _, ref := range refs {
 			cands = append(cands, c.columns(ref[0], ref[1])...)
+		}
+		if len(refs) == 0 && inExpr {
+			// No FROM typed yet: the columns of the database's tables.
+			for i, t := range c.tables(db) {
+				if i == maxColumnTables {
+					break
+				}
+				cands = append(cands, c.columns(db, t)...)
+			}
 		}
 	}
 	return matches(cands, partial), len([]rune(partial))

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
+	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/sql"
 )
@@ -257,5 +258,36 @@ func TestClosestTable(t *testing.T) {
 		if got := closest(name, tables); got != want {
 			t.Errorf("closest(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+func TestCompleterColumnsBeforeFrom(t *testing.T) {
+	cat := memcat.New()
+	defer cat.Close()
+	ctx := context.Background()
+	if err := cat.CreateDatabase(ctx, "public/default", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.AddTable("public/default", catalog.TableDef{Name: "orders", Schema: arrow.NewSchema([]arrow.Field{
+		{Name: "price", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "item", Type: arrow.BinaryTypes.String},
+	}, nil)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sh, _, _, _ := newTestShell(t, Config{Catalog: cat})
+	c := newCompleter(sh)
+	// In a select list, "pri" is the column, not the PRIMARY keyword.
+	got, n := c.Do([]rune("SELECT pri"), 10)
+	if n != 3 || len(got) != 1 || string(got[0]) != "ce" {
+		t.Errorf("SELECT pri<Tab> = %q, %d", got, n)
+	}
+	got, _ = c.Do([]rune("SELECT it FROM orders"), 9)
+	if len(got) != 1 || string(got[0]) != "em" {
+		t.Errorf("SELECT it<Tab> FROM orders = %q", got)
+	}
+	// In DDL the keyword is still offered.
+	got, _ = c.Do([]rune("CREATE TABLE x (id BIGINT PRI"), 29)
+	if len(got) != 1 || string(got[0]) != "MARY" {
+		t.Errorf("DDL completion = %q", got)
 	}
 }
