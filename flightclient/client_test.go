@@ -554,3 +554,32 @@ func TestLostSessionRestored(t *testing.T) {
 	}
 	waitFor(t, "the dropped query to go", func() bool { return srv.RunningQueries() == 0 })
 }
+
+func TestServerShutdownEndsStreamWithReason(t *testing.T) {
+	srv := startServer(t, nil)
+	c := connect(t, srv.addr, nil)
+	var out, errw syncBuffer
+	sh := newShell(c, c.Catalog(), shell.FormatCSV, &out, &errw)
+	if code := sh.RunScript(tctx(t), "", "CREATE TABLE ev (k BIGINT); INSERT INTO ev VALUES (1);"); code != 0 {
+		t.Fatal(errw.String())
+	}
+	if err := sh.Meta(tctx(t), `\mode continuous`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int, 1)
+	go func() { done <- sh.RunScript(tctx(t), "", "SELECT k FROM ev;") }()
+	waitFor(t, "the first row", func() bool { return strings.Contains(out.String(), "+I,1\n") })
+	srv.Shutdown()
+	select {
+	case code := <-done:
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("stream not ended by the server's shutdown")
+	}
+	if !strings.Contains(errw.String(), "ERROR: ") || strings.Contains(errw.String(), "cancelled\n") {
+		t.Errorf("the server's reason is not shown: %q", errw.String())
+	}
+	t.Logf("stderr: %s", errw.String())
+}

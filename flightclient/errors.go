@@ -1,7 +1,6 @@
 package flightclient
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strconv"
@@ -45,11 +44,10 @@ func (e *ServerError) Unwrap() error {
 		return catalog.ErrNotFound
 	case codes.AlreadyExists:
 		return catalog.ErrExists
-	case codes.Canceled:
-		return context.Canceled
-	case codes.DeadlineExceeded:
-		return context.DeadlineExceeded
 	}
+	// Canceled is not mapped to context.Canceled: cancellations by the
+	// caller are reported as ctx.Err() already, and one made by the server
+	// (shutdown, CancelFlightInfo) should show the server's reason.
 	return nil
 }
 
