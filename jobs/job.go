@@ -509,6 +509,13 @@ func (r *runState) commitTxn(ctx context.Context, id uint64) error {
 		return nil
 	}
 	if err := r.txn.Commit(ctx); err != nil {
+		cfg := r.j.m.cfg
+		if open := time.Since(r.txnStart); open >= cfg.TxnTimeout {
+			// The broker aborted it: say which settings collide rather
+			// than only the client's "actual: TxnTimeout".
+			return fmt.Errorf("checkpoint %d: commit: the transaction timed out (open %v, transaction timeout %v, checkpoint interval %v; the timeout must well exceed the interval): %w",
+				id, open.Round(time.Millisecond), cfg.TxnTimeout, cfg.CheckpointInterval, err)
+		}
 		return fmt.Errorf("checkpoint %d: commit: %w", id, err)
 	}
 	next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
@@ -589,10 +596,12 @@ type mapper struct {
 	partCol, idCol, pubCol int
 	target                 *arrow.Schema
 	evs                    []expr.Evaluator
+	src                    *arrow.Schema
+	srcCol                 []int // query column of each target column (-1: none)
 }
 
 func newMapper(src, target *arrow.Schema, p *insertPlan, mem memory.Allocator) (*mapper, error) {
-	mp := &mapper{target: target, partCol: -1, idCol: -1, pubCol: -1}
+	mp := &mapper{target: target, src: src, partCol: -1, idCol: -1, pubCol: -1}
 	var data []int // query columns that are values
 	for i, f := range src.Fields() {
 		if strings.HasPrefix(f.Name, trackPrefix) {
@@ -660,10 +669,28 @@ func newMapper(src, target *arrow.Schema, p *insertPlan, mem memory.Allocator) (
 		}
 		mp.evs = append(mp.evs, ev)
 	}
+	mp.srcCol = pos
 	return mp, nil
 }
 
 func (mp *mapper) release() {}
+
+// nullError explains NULLs in target column i, which cannot hold them: a
+// query value that did not convert to the column's type (e.g. the table's
+// schema changed since the job was created) is named with its column.
+func (mp *mapper) nullError(rec arrow.RecordBatch, i int, c arrow.Array) error {
+	f := mp.target.Field(i)
+	if k := mp.srcCol[i]; k >= 0 {
+		in := rec.Column(k)
+		for r := 0; r < c.Len(); r++ {
+			if c.IsNull(r) && !in.IsNull(r) {
+				return fmt.Errorf("column %q of the target table is %s NOT NULL but query column %q (%s) gives %q, which does not convert (has the table's schema changed since the job was created?)",
+					f.Name, expr.TypeName(f.Type), mp.src.Field(k).Name, expr.TypeName(mp.src.Field(k).Type), expr.FormatValue(in, r))
+			}
+		}
+	}
+	return fmt.Errorf("column %q cannot be NULL", f.Name)
+}
 
 func (mp *mapper) apply(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, len(mp.evs))
@@ -680,8 +707,9 @@ func (mp *mapper) apply(ctx context.Context, rec arrow.RecordBatch) (arrow.Recor
 			return nil, fmt.Errorf("column %q: %w", mp.target.Field(i).Name, err)
 		}
 		if !mp.target.Field(i).Nullable && c.NullN() > 0 {
+			err := mp.nullError(rec, i, c)
 			c.Release()
-			return nil, fmt.Errorf("column %q cannot be NULL", mp.target.Field(i).Name)
+			return nil, err
 		}
 		cols[i] = c
 	}
