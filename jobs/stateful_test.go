@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/internal/testbroker"
 	"github.com/magnetar-sql/magnetar/jobs"
 )
 
@@ -198,4 +201,194 @@ func TestWindowedJobRestoresFromCheckpoint(t *testing.T) {
 		t.Fatalf("reference run emitted only %d window rows", len(want))
 	}
 	same(t, distinctRows(e.run("SELECT ws, k, n, s FROM win")), want)
+}
+
+func (e *env) managerWith(tune func(*jobs.Config)) *jobs.Manager {
+	e.t.Helper()
+	cfg := jobs.Config{
+		Client: e.cat.Client(), Catalog: e.cat, Runner: e.eng.JobRunner(), Namespace: e.ns,
+		CheckpointInterval: 200 * time.Millisecond, Mem: e.mem,
+	}
+	tune(&cfg)
+	m, err := jobs.NewManager(e.ctx, cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// modCounts is k|count|sum|count distinct of ids 1..n grouped by id % mod.
+func modCounts(mod, n int) []string {
+	var out []string
+	for k := 0; k < mod; k++ {
+		c, s := 0, 0
+		for id := 1; id <= n; id++ {
+			if id%mod == k {
+				c++
+				s += id
+			}
+		}
+		if c > 0 {
+			out = append(out, fmt.Sprintf("%d|%d|%d|%d", k, c, s, c))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// stateChunks reads the state topic's chunk messages: the largest payload
+// and the most chunks any checkpoint had.
+func (e *env) stateChunks(job string) (maxPayload, maxChunks int) {
+	e.t.Helper()
+	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: testbroker.Topic(e.ns, "job-"+job+"-state"), StartMessageID: pulsar.EarliestMessageID()})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer r.Close()
+	for r.HasNext() {
+		msg, err := r.Next(e.ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n, ok := msg.Properties()["magnetar.chunks"]; ok {
+			maxPayload = max(maxPayload, len(msg.Payload()))
+			c, _ := strconv.Atoi(n)
+			maxChunks = max(maxChunks, c)
+		}
+	}
+	return maxPayload, maxChunks
+}
+
+// TestStatefulJobChunksOrphanChunksAndStop: state larger than the chunk
+// size is chunked; a checkpoint whose chunks were written but not its
+// record (a crash in between) is ignored in favour of the previous one; a
+// stop takes a final checkpoint that a resume restores.
+func TestStatefulJobChunksOrphanChunksAndStop(t *testing.T) {
+	e := newEnv(t)
+	e.run(`CREATE TABLE src (id BIGINT, ts TIMESTAMP);
+		CREATE TABLE agg (k BIGINT PRIMARY KEY, n BIGINT, s BIGINT, d BIGINT)`)
+	const q = "INSERT INTO agg SELECT id % 13, count(*), sum(id), count(DISTINCT id) FROM src GROUP BY id % 13"
+	const chunk = 700
+	tune := func(c *jobs.Config) { c.StateChunkBytes = chunk }
+	e.insertIDs("src", 1, 300)
+	m := e.managerWith(tune)
+	if err := m.Create(e.ctx, "big", e.ns, q, nil); err != nil {
+		t.Fatal(err)
+	}
+	info := checkpointed(t, m, "big", 300)
+	if info.StateBytes <= 3*chunk {
+		t.Fatalf("state of %d bytes: want several chunks", info.StateBytes)
+	}
+	m.Crash("big")
+	m.Close()
+	maxPayload, maxChunks := e.stateChunks("big")
+	if maxPayload > chunk || maxChunks < 4 {
+		t.Fatalf("chunks of up to %d bytes, %d per checkpoint; want ≤ %d bytes and several", maxPayload, maxChunks, chunk)
+	}
+
+	// An orphan chunk: checkpoint 999 died after its first chunk.
+	stateTopic := testbroker.Topic(e.ns, "job-big-state")
+	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: stateTopic, StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := r.Next(e.ctx)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cat.Client().CreateProducer(pulsar.ProducerOptions{Topic: stateTopic, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Send(e.ctx, &pulsar.ProducerMessage{Payload: []byte("garbage"), Properties: map[string]string{
+		"magnetar.checkpoint": "999", "magnetar.chunk": "0", "magnetar.chunks": "2",
+		"magnetar.prev": base64.StdEncoding.EncodeToString(last.ID().Serialize()),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+
+	e.insertIDs("src", 301, 350)
+	m2 := e.managerWith(tune)
+	info = checkpointed(t, m2, "big", 350)
+	if info.Restored == 0 || info.Restored == 999 || info.RunRowsIn > 50+25 {
+		t.Fatalf("after the orphan chunk: restored %d, read %d rows", info.Restored, info.RunRowsIn)
+	}
+	same(t, latestCounts(e.run("SELECT k, n, s, d FROM agg")), modCounts(13, 350))
+
+	// Stop: final checkpoint; resume reads only the new rows.
+	if err := m2.Stop(e.ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _ := m2.Job("big")
+	if stopped.CheckpointRowsIn != 350 {
+		t.Fatalf("stopped job's last checkpoint covers %d rows, want 350", stopped.CheckpointRowsIn)
+	}
+	e.insertIDs("src", 351, 380)
+	if err := m2.Resume(e.ctx, "big"); err != nil {
+		t.Fatal(err)
+	}
+	info = checkpointed(t, m2, "big", 380)
+	if info.Restored != stopped.Checkpoints || info.RunRowsIn > 30+25 {
+		t.Fatalf("resumed from checkpoint %d (stopped at %d), read %d rows", info.Restored, stopped.Checkpoints, info.RunRowsIn)
+	}
+	same(t, latestCounts(e.run("SELECT k, n, s, d FROM agg")), modCounts(13, 380))
+}
+
+// TestExactlyOnceStatefulJobRestores: with exactly-once delivery each
+// checkpoint's output is in its transaction; after a crash the job
+// restores its state and the committed result is the uninterrupted one.
+func TestExactlyOnceStatefulJobRestores(t *testing.T) {
+	e := newEnv(t)
+	serviceURL, _ := testbroker.URLs()
+	txc, err := pulsar.NewClient(pulsar.ClientOptions{URL: serviceURL, EnableTransaction: true, OperationTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txc.Close()
+	// The crashed run's open transaction holds back readers of the target
+	// (they stop before its first message) until the broker aborts it.
+	tune := func(c *jobs.Config) {
+		c.TxnClient, c.CheckpointInterval, c.TxnTimeout = txc, 300*time.Millisecond, 5*time.Second
+	}
+	e.run(`CREATE TABLE src (id BIGINT, ts TIMESTAMP);
+		CREATE TABLE agg (k BIGINT PRIMARY KEY, n BIGINT, s BIGINT, d BIGINT)`)
+	const q = "INSERT INTO agg SELECT id % 5, count(*), sum(id), count(DISTINCT id) FROM src GROUP BY id % 5"
+	settings := map[string]string{jobs.DeliverySetting: "exactly_once"}
+	e.insertIDs("src", 1, 100)
+	m := e.managerWith(tune)
+	defer m.Close()
+	if err := m.Create(e.ctx, "eos", e.ns, q, settings); err != nil {
+		t.Fatal(err)
+	}
+	checkpointed(t, m, "eos", 100)
+	e.insertIDs("src", 101, 150)
+	waitJob(t, m, "eos", "150 rows in", func(i jobs.Info) bool { return i.RowsIn >= 150 })
+	m.Crash("eos")
+	m.Close()
+	e.insertIDs("src", 151, 200)
+	m2 := e.managerWith(tune)
+	defer m2.Close() // before the transaction client closes
+	info := checkpointed(t, m2, "eos", 200)
+	if info.Restored == 0 || info.RunRowsIn >= 200 {
+		t.Fatalf("restored %d, read %d rows", info.Restored, info.RunRowsIn)
+	}
+	// The commit is visible once the broker has applied its markers.
+	e.waitResult("SELECT k, n, s, d FROM agg", modCounts(5, 200))
+}
+
+// waitResult waits until the folded upserts of query equal want.
+func (e *env) waitResult(query string, want []string) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := latestCounts(e.run(query))
+		if strings.Join(got, ",") == strings.Join(want, ",") || time.Now().After(deadline) {
+			same(e.t, got, want)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
