@@ -75,7 +75,7 @@ func (t *Table) addColumns(mem memory.Allocator, cols []arrow.Field) error {
 			return fmt.Errorf("alter table %s: column %q: %w", t.name, f.Name, catalog.ErrExists)
 		}
 		seen[strings.ToLower(f.Name)] = true
-		if !f.Nullable && !f.HasMetadata() || !f.Nullable && f.Metadata.FindKey(schema.MetaAvroDefault) < 0 {
+		if !f.Nullable && f.Metadata.FindKey(schema.MetaAvroDefault) < 0 {
 			return fmt.Errorf("alter table %s: column %q is NOT NULL but has no default for existing rows", t.name, f.Name)
 		}
 	}
