@@ -54,11 +54,11 @@ type WatermarkAssigner struct {
 	// firstRow is when the first partition was seen (processing time),
 	// the start of the wait for partitions that have not had rows yet.
 	firstRow time.Time
-	child   Operator
-	timeCol int
-	delay   int64
-	opts    WatermarkOptions
-	mem     memory.Allocator
+	child    Operator
+	timeCol  int
+	delay    int64
+	opts     WatermarkOptions
+	mem      memory.Allocator
 
 	wm      int64 // last emitted watermark; math.MinInt64 before the first
 	parts   map[string]*wmPartition

@@ -174,9 +174,9 @@ type Watermark struct {
 	PartitionCol int // -1: one watermark for the whole input
 	// Partitions is the source's partition count (0: unknown).
 	Partitions int
-	Idle         time.Duration
-	Lateness     time.Duration
-	Keep         int
+	Idle       time.Duration
+	Lateness   time.Duration
+	Keep       int
 	// Source says where the event time came from, for EXPLAIN.
 	Source string
 }
