@@ -91,6 +91,20 @@ func (f *fold) rows() [][]cell {
 	return out
 }
 
+// head returns the first n held rows in display order.
+func (f *fold) head(n int) [][]cell {
+	out := make([][]cell, 0, min(n, f.live))
+	for _, r := range f.slots {
+		if len(out) == n {
+			break
+		}
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // reset forgets every row.
 func (f *fold) reset() { *f = fold{} }
 

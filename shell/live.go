@@ -181,13 +181,10 @@ func (r *liveRenderer) maxLines() int {
 // frame renders the folded table, cut to the lines available.
 func (r *liveRenderer) frame() []byte {
 	var buf bytes.Buffer
-	rows := r.fold.rows()
 	// Header (4 lines with types), bottom border, and a "more" line.
-	room := r.maxLines() - 6
-	shown := rows
-	if len(rows) > room {
-		shown = rows[:max(room, 0)]
-	}
+	room := max(r.maxLines()-6, 0)
+	shown := r.fold.head(room)
+	total := r.fold.live
 	g := r.grid(&buf)
 	g.widths = fit(r.cols, shown, r.opts.Width)
 	g.header()
@@ -197,8 +194,8 @@ func (r *liveRenderer) frame() []byte {
 	if len(shown) > 0 {
 		g.border()
 	}
-	if len(shown) < len(rows) {
-		fmt.Fprintf(g.w, "… %s more (the terminal is too short to show them)\n", plural(int64(len(rows)-len(shown)), "row", "rows"))
+	if len(shown) < total {
+		fmt.Fprintf(g.w, "… %s more (the terminal is too short to show them)\n", plural(int64(total-len(shown)), "row", "rows"))
 	}
 	_ = g.w.Flush() // a bytes.Buffer takes everything
 	return buf.Bytes()
