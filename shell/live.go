@@ -33,6 +33,7 @@ type liveRenderer struct {
 	w      io.Writer
 	opts   RenderOptions
 	height func() int
+	width  func() int // the terminal's width now; nil: opts.Width
 	now    func() time.Time
 
 	cols    []gridColumn
@@ -186,7 +187,7 @@ func (r *liveRenderer) frame() []byte {
 	shown := r.fold.head(room)
 	total := r.fold.live
 	g := r.grid(&buf)
-	g.widths = fit(r.cols, shown, r.opts.Width)
+	g.widths = fit(r.cols, shown, r.termWidth())
 	g.header()
 	for _, row := range shown {
 		g.line(row, true)
@@ -217,6 +218,17 @@ func (r *liveRenderer) draw() error {
 	return r.write(buf.Bytes())
 }
 
+// termWidth is the width frames are fitted to: the terminal's current
+// width, so a resized window gets frames that fit it.
+func (r *liveRenderer) termWidth() int {
+	if r.width != nil {
+		if w := r.width(); w > 0 {
+			return w
+		}
+	}
+	return r.opts.Width
+}
+
 // screenLines counts the terminal lines text takes, with long lines
 // wrapped at the terminal's width.
 func (r *liveRenderer) screenLines(text []byte) int {
@@ -226,8 +238,8 @@ func (r *liveRenderer) screenLines(text []byte) int {
 			continue
 		}
 		w := displayWidth(string(bytes.TrimRight(line, "\n")))
-		if r.opts.Width > 0 && w > r.opts.Width {
-			n += (w + r.opts.Width - 1) / r.opts.Width
+		if tw := r.termWidth(); tw > 0 && w > tw {
+			n += (w + tw - 1) / tw
 		} else {
 			n++
 		}

@@ -428,3 +428,42 @@ func TestShellLiveTableAndStatusOnTerminal(t *testing.T) {
 		t.Errorf("table drawn more than once on screen:\n%s", s)
 	}
 }
+
+func TestLiveTableFollowsTerminalWidth(t *testing.T) {
+	mem := checkedMem(t)
+	term := &vt{}
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	width := 80
+	r := newLiveRenderer(term, RenderOptions{Format: FormatTable, Streaming: true, Width: width}, func() int { return 30 }, clock.now)
+	r.width = func() int { return width }
+	if err := r.Begin(kvSchema); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 40)
+	for i, b := range []exec.Batch{
+		kvBatch(t, mem, nil, row{long, 1}),
+		kvBatch(t, mem, []exec.ChangeKind{exec.UpdateBefore, exec.UpdateAfter}, row{long, 1}, row{long, 2}),
+	} {
+		clock.advance(time.Second)
+		if i == 1 {
+			width = 30 // the window was made narrower
+		}
+		err := r.Write(b)
+		b.Rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := term.screen()
+	for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if displayWidth(l) > 30 {
+			t.Errorf("line wider than the terminal: %q\n%s", l, s)
+		}
+	}
+	if !strings.Contains(s, "…") || !strings.Contains(s, "|      2 |") {
+		t.Errorf("frame not cut to the new width:\n%s", s)
+	}
+	if err := r.End(time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+}

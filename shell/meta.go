@@ -99,6 +99,7 @@ func (s *Shell) Meta(ctx context.Context, line string) error {
 	case `\changelog`:
 		if len(args) == 1 && strings.EqualFold(args[0], "auto") {
 			s.cfg.Changelog = ChangelogAuto
+			fmt.Fprintln(s.err, "Changelog is auto: continuous results show each change.")
 			return nil
 		}
 		on, err := onOff(args, s.cfg.Changelog != ChangelogOn)
@@ -106,6 +107,11 @@ func (s *Shell) Meta(ctx context.Context, line string) error {
 			return err
 		}
 		s.cfg.Changelog = map[bool]Changelog{true: ChangelogOn, false: ChangelogOff}[on]
+		if on {
+			fmt.Fprintln(s.err, "Changelog is on: results show each change (+I -U +U -D).")
+		} else {
+			fmt.Fprintln(s.err, "Changelog is off: continuous results show as a live table on a terminal.")
+		}
 	case `\o`:
 		return s.setOutput(arg)
 	case `\i`:

@@ -241,6 +241,7 @@ func (s *Shell) handle(ctx context.Context, res *Result, start time.Time) (err e
 		}
 		if s.liveTable(opts) {
 			live = newLiveRenderer(w, opts, s.cfg.Height, nil)
+			live.width = s.cfg.Width
 			r = live
 		} else {
 			r = NewRenderer(w, opts)
