@@ -202,10 +202,14 @@ func (b *Binder) bindTableRef(n ast.ResultSetNode, outer *scope) (Node, *scope, 
 }
 
 func (b *Binder) bindTableName(tn *ast.TableName, alias string) (Node, error) {
+	var asOf int64
 	if tn.AsOf != nil {
-		return nil, b.errAt("as", "unsupported: AS OF TIMESTAMP")
+		var err error
+		if asOf, err = b.bindAsOf(tn.AsOf); err != nil {
+			return nil, err
+		}
 	}
-	if tn.Schema.O == "" {
+	if tn.Schema.O == "" && tn.AsOf == nil {
 		if c := b.lookupCTE(tn.Name.L); c != nil {
 			q := alias
 			if q == "" {
@@ -230,7 +234,35 @@ func (b *Binder) bindTableName(tn *ast.TableName, alias string) (Node, error) {
 	if q == "" {
 		q = name
 	}
-	return NewScan(db, name, tab, q), nil
+	s := NewScan(db, name, tab, q)
+	s.AsOf = asOf
+	return s, nil
+}
+
+// bindAsOf evaluates the constant of `AS OF TIMESTAMP expr` to µs since
+// the epoch: the bounded snapshot then ends at the last message published
+// before that time (time travel over a topic's history).
+func (b *Binder) bindAsOf(c *ast.AsOfClause) (int64, error) {
+	e, err := b.bindExpr(c.TsExpr, &scope{})
+	if err != nil {
+		return 0, err
+	}
+	if e, err = expr.NewCast(e, arrow.FixedWidthTypes.Timestamp_us); err != nil {
+		return 0, b.errAt("as", "AS OF TIMESTAMP: %v", err)
+	}
+	f, err := expr.Fold(b.Ctx, e, nil)
+	if err != nil {
+		return 0, b.errAt("as", "AS OF TIMESTAMP: %v", err)
+	}
+	lit, ok := f.(*expr.Literal)
+	if !ok {
+		return 0, b.errAt("as", "AS OF TIMESTAMP needs a constant time")
+	}
+	ts, ok := lit.Value.(arrow.Timestamp)
+	if !ok {
+		return 0, b.errAt("as", "AS OF TIMESTAMP: %s is not a valid time", c.TsExpr.Text())
+	}
+	return int64(ts), nil
 }
 
 // andExpr conjoins two predicates, either of which may be nil.

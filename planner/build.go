@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -91,8 +92,16 @@ func names(cols []Col) []string {
 func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, unbounded bool, mem memory.Allocator) (exec.Operator, error) {
 	switch x := n.(type) {
 	case *Scan:
+		opts := bl.Options
+		if x.AsOf != 0 {
+			opts = make(map[string]string, len(bl.Options)+1)
+			for k, v := range bl.Options {
+				opts[k] = v
+			}
+			opts["as_of"] = strconv.FormatInt(x.AsOf, 10)
+		}
 		return x.Table.Scan(ctx, catalog.ScanRequest{
-			Columns: x.Columns, Filters: x.Filters, Limit: x.Limit, Mode: bl.Mode, Options: bl.Options,
+			Columns: x.Columns, Filters: x.Filters, Limit: x.Limit, Mode: bl.Mode, Options: opts,
 		})
 	case *Values:
 		rec, err := valuesBatch(ctx, x, mem)

@@ -12,6 +12,7 @@ package planner
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/magnetar-sql/magnetar/catalog"
@@ -72,7 +73,10 @@ type Scan struct {
 	Columns       []int
 	Filters       []expr.Expr
 	Limit         int64
-	cols          []Col
+	// AsOf (µs since the epoch, 0: none) ends a bounded scan at the last
+	// message published before it (SELECT ... FROM t AS OF TIMESTAMP '...').
+	AsOf int64
+	cols []Col
 }
 
 // NewScan builds a scan of all visible columns of tab, qualified by alias.
@@ -133,6 +137,9 @@ func (s *Scan) String() string {
 	out += " [" + strings.Join(names, ", ") + "]"
 	if len(s.Filters) > 0 {
 		out += " filters=[" + joinExprs(s.Filters) + "]"
+	}
+	if s.AsOf != 0 {
+		out += " as_of=" + time.UnixMicro(s.AsOf).UTC().Format("2006-01-02 15:04:05.999999")
 	}
 	if s.Limit >= 0 {
 		out += fmt.Sprintf(" limit=%d", s.Limit)
