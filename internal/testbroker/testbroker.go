@@ -112,9 +112,21 @@ func Namespace(t testing.TB, adminURL string) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if _, err := do(ctx, http.MethodDelete, base+"?force=true", ""); err != nil {
-			t.Errorf("testbroker: delete namespace %s: %v", ns, err)
+		// The broker sometimes refuses a forced delete while it is still
+		// writing a transaction buffer snapshot (HTTP 500 naming
+		// __transaction_buffer_snapshot); it succeeds moments later. A
+		// namespace left behind is not a failure of the code under test.
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			if _, err = do(ctx, http.MethodDelete, base+"?force=true", ""); err == nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt+1) * time.Second):
+			}
 		}
+		t.Logf("testbroker: namespace %s left behind: %v", ns, err)
 	})
 	// Retention -1/-1 keeps acknowledged messages, as Magnetar's tables need.
 	if _, err := do(ctx, http.MethodPost, base+"/retention", `{"retentionTimeInMinutes":-1,"retentionSizeInMB":-1}`); err != nil {
