@@ -31,6 +31,9 @@ type job struct {
 	done    chan struct{}
 	stats   Info // counters and checkpoint info (Name etc. filled by info)
 	crashed bool // test hook: stop without a final checkpoint
+	// retryErr is the failure the job is restarting after (SHOW JOBS shows
+	// it until the next checkpoint).
+	retryErr string
 }
 
 func (m *Manager) newJob(d Def) *job { return &job{m: m, def: d} }
@@ -46,6 +49,9 @@ func (j *job) info() Info {
 	defer j.mu.Unlock()
 	i := j.stats
 	i.Name, i.SQL, i.DB, i.Status, i.Error = j.def.Name, j.def.SQL, j.def.DB, j.def.Status, j.def.Error
+	if i.Error == "" && j.retryErr != "" && i.Status == StatusRunning {
+		i.Error = "restarting after: " + j.retryErr
+	}
 	return i
 }
 
@@ -62,7 +68,7 @@ func (j *job) start() {
 	done := j.done
 	go func() {
 		defer close(done)
-		err := j.run(ctx)
+		err := j.runWithRetry(ctx)
 		if err != nil && ctx.Err() == nil {
 			j.m.log.Error("jobs: job failed", "job", j.def.Name, "err", err)
 			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
@@ -228,6 +234,10 @@ func (r *runState) openTxnWriter(ctx context.Context, target catalog.Table) (cat
 	m := r.j.m
 	if m.cfg.TxnClient == nil {
 		return nil, fmt.Errorf("exactly_once needs a transaction-enabled client (jobs.Config.TxnClient)")
+	}
+	if m.cfg.TxnTimeout <= m.cfg.CheckpointInterval {
+		// Every checkpoint's transaction would time out before its commit.
+		return nil, fmt.Errorf("exactly_once: the transaction timeout %v must exceed the checkpoint interval %v", m.cfg.TxnTimeout, m.cfg.CheckpointInterval)
 	}
 	tt, ok := target.(txnTarget)
 	if !ok {
@@ -493,6 +503,7 @@ func (r *runState) checkpoint(ctx context.Context) error {
 	r.cp, r.dirty, r.lastRecord = cp, false, id
 	r.j.mu.Lock()
 	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint, r.j.stats.CheckpointRowsIn = cp.ID, cp.Time, cp.RowsIn
+	r.j.retryErr = ""
 	r.j.mu.Unlock()
 	return nil
 }
