@@ -36,7 +36,7 @@ func startTmuxShell(t *testing.T, args ...string) *tmuxShell {
 		home, home, binary, strings.Join(args, " "))
 	ts.tm("new-session", "-d", "-x", "120", "-y", "40", cmdline)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-L", ts.socket, "kill-server").Run() })
-	ts.waitFor("[bounded]>")
+	ts.waitFor("]>")
 	return ts
 }
 
@@ -224,5 +224,27 @@ func TestInteractiveTmuxLiveTable(t *testing.T) {
 	s = ts.waitFor("1 row")
 	if !strings.Contains(s, "|      6 |") {
 		t.Errorf("shell not usable after Ctrl-C:\n%s", s)
+	}
+}
+
+// TestInteractiveTmuxStatusWatermark shows the event-time watermark of a
+// continuous window query in its status line while it runs.
+func TestInteractiveTmuxStatusWatermark(t *testing.T) {
+	ts := startTmuxShell(t, "--catalog", "memory", "--mode", "continuous")
+	ts.line("CREATE TABLE readings (sensor VARCHAR(5), et TIMESTAMP, v INT);")
+	ts.line("INSERT INTO readings VALUES ('s1', '2024-01-01 10:00:01', 1), ('s2', '2024-01-01 10:00:08', 2);")
+	ts.line("INSERT INTO readings VALUES ('s1', '2024-01-01 10:00:21', 3), ('s2', '2024-01-01 10:00:25', 5);")
+	ts.waitUntil("two inserts", func(s string) bool { return strings.Count(s, "INSERT 2") == 2 })
+	ts.line("SELECT window_start, count(*) AS n FROM readings GROUP BY TUMBLE(et, '10 SECONDS');")
+	// The watermark is the latest event time (no delay): the first window
+	// is closed and shown, the second still open.
+	s := ts.waitFor("watermark 2024-01-01 10:00:25.000")
+	if !strings.Contains(s, "| 2024-01-01 10:00:00 |      2 |") || strings.Contains(s, "10:00:20 |") {
+		t.Errorf("closed window missing or open one shown:\n%s", s)
+	}
+	ts.key("C-c")
+	s = ts.waitFor("cancelled")
+	if strings.Contains(s, "watermark 2024") || lastLine(s) != "magnetar default [continuous]>" {
+		t.Errorf("status line left behind or no prompt:\n%s", s)
 	}
 }
