@@ -467,3 +467,22 @@ func TestLiveTableFollowsTerminalWidth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestChangelogOffWithoutTerminalPrintsChangelog(t *testing.T) {
+	sess := &updatesSession{fakeSession{t: t, mem: checkedMem(t), mode: catalog.Unbounded}}
+	var out, errb strings.Builder
+	sh := New(Config{Session: sess, Stdout: &out, Stderr: &errb, Changelog: ChangelogOff})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if code := sh.RunScript(ctx, "", "updates;"); code != 130 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, frag := range []string{"| op | k ", "| +I | a       |      1 |", "| -U | a       |      1 |", "| +U | a       |      2 |", "4 rows before the query stopped"} {
+		if !strings.Contains(out.String(), frag) {
+			t.Errorf("changelog lacks %q:\n%s", frag, out.String())
+		}
+	}
+	if strings.Contains(out.String()+errb.String(), "\x1b[") {
+		t.Errorf("terminal control sequences off a terminal:\n%q\n%q", out.String(), errb.String())
+	}
+}
