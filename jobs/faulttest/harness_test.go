@@ -94,8 +94,9 @@ type server struct {
 // logFile collects the stderr lines of every server run of a test, so
 // assertions can look for job errors across restarts.
 type logFile struct {
-	mu    sync.Mutex
-	lines []string
+	mu     sync.Mutex
+	lines  []string
+	dumped bool // shown once when the test failed
 }
 
 func (l *logFile) add(s string) {
@@ -155,7 +156,13 @@ func startServer(t testing.TB, b broker, jobsNS string, log *logFile, extraEnv .
 		_ = cmd.Wait()
 		close(s.exited)
 	}()
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() && !log.dumped {
+			log.dumped = true
+			t.Logf("server log (job lines):\n%s", strings.Join(log.grep("jobs"), "\n"))
+		}
+	})
 	select {
 	case s.addr = <-addr:
 	case <-s.exited:
