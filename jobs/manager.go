@@ -32,12 +32,25 @@
 // With Config.TxnClient (a client created with EnableTransaction) a job
 // writes each checkpoint's output in one Pulsar transaction and commits it
 // when the checkpoint completes; the checkpoint record follows the commit.
-// Readers that honour transactions see only committed checkpoints. Caveats:
-// pulsar-client-go v0.19 readers still deliver messages of aborted
-// transactions (apache/pulsar-client-go#1498), so Go consumers (the catalog's
-// scans included) see the output of a checkpoint that was aborted by a crash
-// and then replayed, i.e. duplicates; and a crash between a commit and its
-// checkpoint record replays that checkpoint.
+// Caveats: the pulsar-client-go v0.19 producer puts the transaction id on
+// the send command but not in the message metadata
+// (apache/pulsar-client-go#1498), so the broker cannot filter the messages of
+// an aborted transaction and delivers them to every consumer, Java and Go
+// alike: the output a crash aborted is seen next to its replay, i.e. as
+// duplicates (jobs/faulttest tells committed from aborted messages by the
+// broker's transaction markers). A crash between a commit and its checkpoint
+// record replays that checkpoint. Readers wait at the first message of an
+// open transaction, so after a crash the output stalls until the dead run's
+// transaction times out (TxnTimeout).
+//
+// # Failures
+//
+// A run that fails because the broker is unreachable for a while (send
+// timeouts, lost connections, lookups during a broker restart) restarts from
+// the last checkpoint with backoff (1s doubling to 30s, up to 24 restarts
+// without a checkpoint; SHOW JOBS shows the error meanwhile). Other failures
+// (plan, data, schema, message too large) mark the job failed with the
+// reason; RESUME JOB retries it.
 //
 // # Stateful jobs
 //
