@@ -47,7 +47,7 @@
 //
 // A run that fails because the broker is unreachable for a while (send
 // timeouts, lost connections, lookups during a broker restart) restarts from
-// the last checkpoint with backoff (1s doubling to 30s, up to 24 restarts
+// the last checkpoint with backoff (1s doubling to 10s, up to 60 restarts
 // without a checkpoint; SHOW JOBS shows the error meanwhile). Other failures
 // (plan, data, schema, message too large) mark the job failed with the
 // reason; RESUME JOB retries it.

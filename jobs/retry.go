@@ -19,10 +19,11 @@ import (
 // checkpoint after a backoff, instead of failing for good.
 const (
 	retryFirst = time.Second
-	retryMax   = 30 * time.Second
+	retryMax   = 10 * time.Second
 	// retryLimit bounds consecutive restarts that make no checkpoint: with
-	// the backoff cap that is about ten minutes of outage.
-	retryLimit = 24
+	// the backoff cap that is about ten minutes of outage (the cap keeps a
+	// job within 10s of a broker that is back).
+	retryLimit = 60
 )
 
 // runWithRetry runs the job until it stops or fails with an error that a
