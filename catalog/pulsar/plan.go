@@ -136,6 +136,15 @@ func (s *source) planPartition(ctx context.Context, part, splits int) ([]segment
 	if s.opts.asOf != 0 {
 		hiMs = min(hiMs, s.opts.asOf/1000+slackMs)
 	}
+	if loMs > minTime || hiMs < maxTime {
+		// Internal stats carry no ledger close times (Pulsar 4.0 leaves
+		// the field out); the managed ledger's info has them.
+		if info, err := cat.admin.Topics().GetInternalInfoWithContext(ctx, *tn); err == nil {
+			setCloseTimes(ledgers, info)
+		} else {
+			cat.log.Debug("pulsar: ledger close times", "topic", topic, "err", err)
+		}
+	}
 	kept := ledgers[:0:0]
 	for i, l := range ledgers {
 		// All entries of a closed ledger were published before it closed.
@@ -203,6 +212,21 @@ func snapshotLedgers(stats utils.PersistentTopicInternalStats, end pos) []ledger
 		}
 	}
 	return out
+}
+
+// setCloseTimes fills in the close time of every closed ledger in ls from
+// the managed ledger's info. A ledger is closed when the info counts as
+// many entries as the snapshot does: the open ledger has 0 there.
+func setCloseTimes(ls []ledger, info utils.ManagedLedgerInfo) {
+	closed := make(map[int64]utils.ManagedLedgerInfoLedgerInfo, len(info.Ledgers))
+	for _, l := range info.Ledgers {
+		closed[l.LedgerID] = l
+	}
+	for i := range ls {
+		if l, ok := closed[ls[i].id]; ok && ls[i].closedAt == 0 && l.Timestamp > 0 && l.Entries > 0 && l.Entries == ls[i].entries {
+			ls[i].closedAt = l.Timestamp
+		}
+	}
 }
 
 // minSplitEntries keeps split ranges from being so small that opening a
