@@ -57,6 +57,8 @@ func startOwnBroker(t *testing.T) *ownBroker {
 	if os.Getenv(envBrokerRestart) == "0" {
 		t.Skip(envBrokerRestart + "=0: not starting a second broker")
 	}
+	// Where no broker runs for the other tests, none is started here either.
+	testbroker.Require(t)
 	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)

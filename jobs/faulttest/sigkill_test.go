@@ -82,7 +82,7 @@ func killTest(t *testing.T, delivery string) {
 
 	// Three kills at random moments while the generator still writes.
 	var restarts []restart
-	span := time.Duration(seconds) * time.Second / 3
+	span := max(time.Duration(seconds)*time.Second/3, 3*time.Second)
 	for i := 0; i < 3; i++ {
 		wait := 2*time.Second + time.Duration(rng.Int64N(int64(span-2*time.Second)))
 		time.Sleep(wait)

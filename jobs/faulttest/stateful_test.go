@@ -58,7 +58,7 @@ func TestSIGKILLStatefulAtLeastOnce(t *testing.T) {
 	c.exec(ctx, "SET magnetar.job_name = 'agg'")
 	c.exec(ctx, "INSERT INTO per_auction SELECT auction, count(*), sum(price) FROM bid GROUP BY auction")
 
-	span := time.Duration(seconds) * time.Second / 3
+	span := max(time.Duration(seconds)*time.Second/3, 3*time.Second)
 	for i := 0; i < 3; i++ {
 		wait := 2*time.Second + time.Duration(rng.Int64N(int64(span-2*time.Second)))
 		time.Sleep(wait)
