@@ -7,9 +7,21 @@
 // The tests skip without a broker (see internal/testbroker). Sizes and
 // switches come from the environment:
 //
-//	MAGNETAR_FAULT_EVENTS          Nexmark events generated (default 150000)
-//	MAGNETAR_FAULT_SECONDS         seconds the generator spreads them over (default 30)
-//	MAGNETAR_FAULT_BROKER_RESTART  "0" skips the test that starts a second broker
+//	MAGNETAR_FAULT_EVENTS            Nexmark events generated (default 150000)
+//	MAGNETAR_FAULT_SECONDS           seconds the generator spreads them over (default 30)
+//	MAGNETAR_FAULT_BROKER_RESTART    "0" skips the test that starts a second broker
+//	MAGNETAR_FAULT_BROKER_PORT       its binary protocol port (default 16650)
+//	MAGNETAR_FAULT_BROKER_HTTP_PORT  its admin port (default 18080)
+//	MAGNETAR_FAULT_BROKER_OUTAGE     seconds it stays away at least (default 70)
+//
+// Servers run with MAGNETAR_JOBS_NAMESPACE set to the test's namespace, so
+// they never pick up jobs of other tests or users, and with a 2s checkpoint
+// interval and 15s transaction timeout (see jobs.EnvCheckpointInterval).
+//
+// Exactly-once output is audited with the broker's transaction markers
+// rather than a reader (see txnAudit): pulsar-client-go v0.19 producers do
+// not mark transactional messages (apache/pulsar-client-go#1498), so every
+// consumer also receives the messages of aborted transactions.
 //
 // The package has no non-test code besides this comment.
 package faulttest
