@@ -2,7 +2,10 @@ package pulsar
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +17,9 @@ import (
 // see different loads, two runs seconds apart mostly the same one.
 //
 //	MAGNETAR_BENCH_BIDS=5000000 go test ./catalog/pulsar -bench Paired -benchtime 3x -run '^$'
+//
+// With MAGNETAR_BENCH_BROKER_PID set to the pid of a broker on this
+// machine, they also report the broker's CPU seconds per million rows.
 
 // contender is one way of draining the benchmark topic.
 type contender struct {
@@ -23,8 +29,30 @@ type contender struct {
 
 // pairedRound is one contender's measurement in one iteration.
 type pairedRound struct {
-	rate   float64 // rows/s wall
-	cpuSec float64 // process CPU seconds (user+sys) per million rows
+	rate      float64 // rows/s wall
+	cpuSec    float64 // process CPU seconds (user+sys) per million rows
+	brokerSec float64 // broker CPU seconds per million rows (0: unknown)
+}
+
+// brokerCPU is the CPU time of the process MAGNETAR_BENCH_BROKER_PID names
+// (utime+stime from /proc, in clock ticks of 10 ms), or 0.
+func brokerCPU() time.Duration {
+	pid := os.Getenv("MAGNETAR_BENCH_BROKER_PID")
+	if pid == "" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields after it are fixed.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // cpuTime is the process's user+system CPU time.
@@ -45,25 +73,29 @@ func runPaired(b *testing.B, bids int64, cs []contender) {
 	for b.Loop() {
 		for k := range cs {
 			i := (k + it) % len(cs)
-			c0, w0 := cpuTime(), time.Now()
+			c0, b0, w0 := cpuTime(), brokerCPU(), time.Now()
 			n := cs[i].run(b)
-			wall, cpu := time.Since(w0), cpuTime()-c0
+			wall, cpu, bcpu := time.Since(w0), cpuTime()-c0, brokerCPU()-b0
 			if n < bids {
 				b.Fatalf("%s: %d rows, want >= %d", cs[i].name, n, bids)
 			}
-			r := pairedRound{rate: float64(n) / wall.Seconds(), cpuSec: cpu.Seconds() / (float64(n) / 1e6)}
+			mrows := float64(n) / 1e6
+			r := pairedRound{rate: float64(n) / wall.Seconds(), cpuSec: cpu.Seconds() / mrows, brokerSec: bcpu.Seconds() / mrows}
 			res[i] = append(res[i], r)
-			b.Logf("iteration %d: %s %.0f rows/s, %.2f CPU-s per M rows", it+1, cs[i].name, r.rate, r.cpuSec)
+			b.Logf("iteration %d: %s %.0f rows/s, %.2f CPU-s per M rows, broker %.2f", it+1, cs[i].name, r.rate, r.cpuSec, r.brokerSec)
 		}
 		it++
 	}
 	for i, c := range cs {
-		rates, cpus := make([]float64, len(res[i])), make([]float64, len(res[i]))
+		rates, cpus, bcpus := make([]float64, len(res[i])), make([]float64, len(res[i])), make([]float64, len(res[i]))
 		for j, r := range res[i] {
-			rates[j], cpus[j] = r.rate, r.cpuSec
+			rates[j], cpus[j], bcpus[j] = r.rate, r.cpuSec, r.brokerSec
 		}
 		b.ReportMetric(median(rates), c.name+"-rows/s")
 		b.ReportMetric(median(cpus), c.name+"-cpu-s/M")
+		if m := median(bcpus); m > 0 {
+			b.ReportMetric(m, c.name+"-broker-cpu-s/M")
+		}
 		if i > 0 {
 			ratios := make([]float64, len(res[i]))
 			for j := range ratios {
