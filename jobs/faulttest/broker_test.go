@@ -2,6 +2,8 @@ package faulttest
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,11 +17,11 @@ import (
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
 
-// Ports of the second broker (the shared one keeps 6650/8080).
+// Switches of the second broker (the shared one keeps 6650/8080).
 const (
 	envBrokerRestart = "MAGNETAR_FAULT_BROKER_RESTART"
-	envBrokerPort    = "MAGNETAR_FAULT_BROKER_PORT"      // default 16650
-	envBrokerHTTP    = "MAGNETAR_FAULT_BROKER_HTTP_PORT" // default 18080
+	envBrokerPort    = "MAGNETAR_FAULT_BROKER_PORT"      // default: a free port
+	envBrokerHTTP    = "MAGNETAR_FAULT_BROKER_HTTP_PORT" // default: a free port
 	// envOutage is the least outage in seconds (default 70): longer than
 	// the sink's 60s send timeout, so the job's writes fail and the job
 	// must restart itself, not only lean on the client's reconnects.
@@ -63,8 +65,13 @@ func startOwnBroker(t *testing.T) *ownBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := envInt(envBrokerPort, 16650)
-	httpPort := envInt(envBrokerHTTP, 18080)
+	// Free ports unless told: two runs of this test (a developer's and a
+	// `make test` beside it) must not meet on one broker.
+	port := envInt(envBrokerPort, freePort(t))
+	httpPort := envInt(envBrokerHTTP, freePort(t))
+	for httpPort == port {
+		httpPort = freePort(t)
+	}
 	admin := "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	if resp, err := http.Get(admin + "/admin/v2/brokers/health"); err == nil {
 		resp.Body.Close()
@@ -86,6 +93,10 @@ func startOwnBroker(t *testing.T) *ownBroker {
 	}
 	t.Cleanup(func() {
 		o.run(t, "down")
+		if t.Failed() {
+			t.Logf("second broker's data and logs kept in %s", data)
+			return
+		}
 		_ = os.RemoveAll(data)
 	})
 	d := o.run(t, "up")
@@ -93,9 +104,22 @@ func startOwnBroker(t *testing.T) *ownBroker {
 	return o
 }
 
-// TestBrokerRestart stops and starts the broker under a running job: the
-// job must reconnect and copy everything, the input written before, during
-// (what the producer got in) and after the outage.
+// freePort returns a TCP port nothing listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestBrokerRestart stops and starts the broker under two running copy
+// jobs, one at-least-once and one exactly-once: both must come back by
+// themselves and copy everything, the input written before, during (what the
+// generator got in) and after the outage; the exactly-once job's committed
+// output must hold every row once.
 func TestBrokerRestart(t *testing.T) {
 	o := startOwnBroker(t)
 	b := o.broker
@@ -111,13 +135,17 @@ func TestBrokerRestart(t *testing.T) {
 	srv := startServer(t, b, ns, log, jobEnv()...)
 	c := dial(t, ctx, srv.addr)
 	c.exec(ctx, "USE `"+ns+"`")
-	c.exec(ctx, "CREATE TABLE copied (src VARCHAR(64), price BIGINT)")
 	c.exec(ctx, "SET magnetar.mode = 'continuous'")
-	c.exec(ctx, "SET magnetar.job_name = 'copy'")
-	c.exec(ctx, "INSERT INTO copied SELECT __message_id AS src, price FROM bid")
+	deliveries := []string{"at_least_once", "exactly_once"}
+	for _, d := range deliveries {
+		c.exec(ctx, "CREATE TABLE copied_"+d+" (src VARCHAR(64), price BIGINT)")
+		c.exec(ctx, "SET magnetar.job_name = 'copy_"+d+"'")
+		c.exec(ctx, "SET magnetar.delivery = '"+d+"'")
+		c.exec(ctx, "INSERT INTO copied_"+d+" SELECT __message_id AS src, price FROM bid")
+	}
 
-	// Mid-run: the generator writes and the job copies when the broker
-	// goes away (the generator is stopped first: it has no retry of its own).
+	// Mid-run: the generator writes and the jobs copy when the broker goes
+	// away (the generator is stopped first: it has no retry of its own).
 	time.Sleep(time.Duration(seconds) * time.Second / 3)
 	gen.kill()
 	down := time.Now()
@@ -137,43 +165,58 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	defer pc.Close()
 	expected := sourceKeys(t, ctx, pc, testbroker.Topic(ns, "bid"))
-	var schema map[string]any
-	if err := adminGet(ctx, b, "/admin/v2/schemas/"+ns+"/copied/schema", &schema); err != nil {
-		t.Fatalf("the output table's schema is gone after the broker restart (%v): the broker lost metadata, see above", err)
-	}
-	codec := outputCodec(t, ctx, b, ns, "copied")
-	deadline := time.Now().Add(4 * time.Minute)
-	var msgs []outMsg
-	for {
-		msgs = readAll(t, ctx, pc, testbroker.Topic(ns, "copied"), codec)
-		if distinctSources(msgs) >= len(expected) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	missing, extra, dups := compare(expected, msgs)
-	if missing > 0 || extra > 0 {
-		c = dial(t, ctx, srv.addr)
-		j, _, err := c.job(ctx, "copy")
-		t.Errorf("after the broker restart: %d of %d source rows missing, %d unknown rows; job %+v (%v); log:\n%s",
-			missing, len(expected), extra, j, err, strings.Join(log.grep("jobs"), "\n"))
-	}
-	var first time.Time
-	for _, m := range msgs {
-		if m.publish.After(back) && (first.IsZero() || m.publish.Before(first)) {
-			first = m.publish
-		}
-	}
-	if first.IsZero() {
-		t.Logf("output: %d messages for %d source rows (%d duplicates); no output after the broker was healthy again", len(msgs), len(expected), dups)
-	} else {
-		t.Logf("output: %d messages for %d source rows (%d duplicates); first output %v after the broker was healthy again",
-			len(msgs), len(expected), dups, first.Sub(back).Round(time.Millisecond))
-	}
 	c = dial(t, ctx, srv.addr)
-	j, ok, err := c.job(ctx, "copy")
-	if err != nil || !ok || j.Status != "running" {
-		t.Errorf("job after the broker restart: %+v (found %v, %v), want running", j, ok, err)
+	for _, d := range deliveries {
+		table := "copied_" + d
+		var schema map[string]any
+		if err := adminGet(ctx, b, "/admin/v2/schemas/"+ns+"/"+table+"/schema", &schema); err != nil {
+			t.Fatalf("%s's schema is gone after the broker restart (%v): the broker lost metadata, see above", table, err)
+		}
+		codec := outputCodec(t, ctx, b, ns, table)
+		deadline := time.Now().Add(4 * time.Minute)
+		var msgs []outMsg
+		for {
+			msgs = readAll(t, ctx, pc, testbroker.Topic(ns, table), codec)
+			if distinctSources(msgs) >= len(expected) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(2 * time.Second)
+		}
+		missing, extra, dups := compare(expected, msgs)
+		j, _, err := c.job(ctx, "copy_"+d)
+		if missing > 0 || extra > 0 {
+			t.Errorf("%s after the broker restart: %d of %d source rows missing, %d unknown rows; job %+v (%v)",
+				d, missing, len(expected), extra, j, err)
+		}
+		if err != nil || j.Status != "running" {
+			t.Errorf("%s job after the broker restart: %+v (%v), want running", d, j, err)
+		}
+		var first time.Time
+		for _, m := range msgs {
+			if m.publish.After(back) && (first.IsZero() || m.publish.Before(first)) {
+				first = m.publish
+			}
+		}
+		after := "no output after the broker was back"
+		if !first.IsZero() {
+			after = fmt.Sprintf("first output %v after the broker was back", first.Sub(back).Round(time.Millisecond))
+		}
+		t.Logf("%s: %d messages for %d source rows (%d duplicates as a reader sees them); %s", d, len(msgs), len(expected), dups, after)
+		if d != "exactly_once" {
+			continue
+		}
+		waitNoOpenTxns(t, ctx, b, ns, table)
+		msgs = readAll(t, ctx, pc, testbroker.Topic(ns, table), codec)
+		a := auditTopic(t, ctx, b, ns, table, msgs)
+		if err := a.check(); err != nil {
+			t.Error(err)
+		}
+		missing, extra, dups = compare(expected, a.committed())
+		t.Logf("exactly_once: %d transactions committed %d messages; %d uncommitted (aborts: %d)",
+			len(a.txns), len(a.committed()), a.uncommittedCount(), len(a.aborts))
+		if missing > 0 || extra > 0 || dups > 0 {
+			t.Errorf("exactly_once committed output: %d missing, %d unknown, %d duplicates", missing, extra, dups)
+		}
 	}
 	for _, l := range log.grep("jobs:") {
 		t.Logf("server log: %s", l)

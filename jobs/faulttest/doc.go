@@ -10,8 +10,8 @@
 //	MAGNETAR_FAULT_EVENTS            Nexmark events generated (default 150000)
 //	MAGNETAR_FAULT_SECONDS           seconds the generator spreads them over (default 30)
 //	MAGNETAR_FAULT_BROKER_RESTART    "0" skips the test that starts a second broker
-//	MAGNETAR_FAULT_BROKER_PORT       its binary protocol port (default 16650)
-//	MAGNETAR_FAULT_BROKER_HTTP_PORT  its admin port (default 18080)
+//	MAGNETAR_FAULT_BROKER_PORT       its binary protocol port (default: a free one)
+//	MAGNETAR_FAULT_BROKER_HTTP_PORT  its admin port (default: a free one)
 //	MAGNETAR_FAULT_BROKER_OUTAGE     seconds it stays away at least (default 70)
 //
 // Servers run with MAGNETAR_JOBS_NAMESPACE set to the test's namespace, so
