@@ -495,35 +495,14 @@ func (c *tableCol) build(mem memory.Allocator, slots []int32) arrow.Array {
 		}
 		sb.ReserveData(total)
 	}
+	// tableCol has colStore's layout: share its typed append.
+	cs := (*colStore)(c)
 	for _, s := range slots {
 		if !c.valid[s] {
 			b.AppendNull()
 			continue
 		}
-		switch c.kind {
-		case kInt:
-			appendInt(b, c.i64[s])
-		case kUint:
-			appendUint(b, c.u64[s])
-		case kFloat:
-			switch bb := b.(type) {
-			case *array.Float64Builder:
-				bb.Append(c.f64[s])
-			case *array.Float32Builder:
-				bb.Append(float32(c.f64[s]))
-			}
-		case kString:
-			switch bb := b.(type) {
-			case *array.StringBuilder:
-				bb.Append(c.str[s])
-			case *array.LargeStringBuilder:
-				bb.Append(c.str[s])
-			case *array.BinaryBuilder:
-				bb.AppendString(c.str[s])
-			}
-		case kDecimal:
-			b.(*array.Decimal128Builder).Append(c.dec[s])
-		}
+		cs.appendTo(b, int(s))
 	}
 	return b.NewArray()
 }
