@@ -54,3 +54,10 @@ test: ## unit tests plus integration tests against a real local Pulsar (started 
 
 unit-test: ## only the tests that need no broker (integration tests skip with a reason)
 	go test ./...
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------------------------
+.PHONY: bench-latency
+bench-latency: ## end-to-end latency of a continuous TUMBLE query through the local broker (p50/p99)
+	go test ./engine -run '^$$' -bench Latency -benchtime 1x -timeout 30m
