@@ -29,11 +29,17 @@ type segment struct {
 	topic     string // the partition's topic
 	earliest  bool   // start at the earliest message
 	latest    bool   // start after the last message (unbounded)
-	start     pos    // first position (inclusive) unless earliest
+	start     pos    // first position (inclusive) unless earliest or after
 	bounded   bool
 	last      pos   // last position to read (inclusive), when bounded
 	estimated int64 // entries, for ordering and progress
 	bytes     int64
+	// after: start at the message right after (start, afterBatch), a
+	// message already read (start_positions). The reader starts at the
+	// start entry and the client skips its members up to afterBatch, so a
+	// position inside a batch resumes with the rest of that batch.
+	after      bool
+	afterBatch int32
 }
 
 // ledger is a ledger's share of a partition's snapshot.
@@ -179,13 +185,30 @@ func (s *source) planPartition(ctx context.Context, part, splits int) ([]segment
 			cat.log.Debug("pulsar: message id by time", "topic", topic, "err", err)
 		}
 	}
+	// Resume right after a message already read (start_positions).
+	rp, resume := s.resumeFor(part)
+	if resume {
+		rpos := pos{rp.Ledger, rp.Entry}
+		if end.less(rpos) {
+			return nil, nil
+		}
+		if start.less(rpos) || start == rpos {
+			start = rpos
+		} else {
+			resume = false // the resume position is older than what is kept
+		}
+	}
 	for len(kept) > 0 && kept[0].id < start.ledger {
 		kept = kept[1:]
 	}
 	if len(kept) == 0 {
 		return nil, nil
 	}
-	return splitLedgers(part, topic, kept, start, end, splits), nil
+	segs := splitLedgers(part, topic, kept, start, end, splits)
+	if resume && len(segs) > 0 && segs[0].start == start {
+		segs[0].after, segs[0].afterBatch = true, rp.Batch
+	}
+	return segs, nil
 }
 
 // snapshotLedgers lists the ledgers holding entries up to end. Internal

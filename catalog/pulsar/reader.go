@@ -249,6 +249,9 @@ func (w *worker) openReader(ctx context.Context, sg segment) (pulsar.Reader, err
 	case sg.latest:
 		opts.StartMessageID = pulsar.LatestMessageID()
 		opts.StartMessageIDInclusive = false
+	case sg.after: // the client skips the entry's members up to afterBatch
+		opts.StartMessageID = pulsar.NewMessageID(sg.start.ledger, sg.start.entry, sg.afterBatch, -1)
+		opts.StartMessageIDInclusive = false
 	default:
 		opts.StartMessageID = pulsar.NewMessageID(sg.start.ledger, sg.start.entry, -1, -1)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +67,74 @@ type scanOptions struct {
 	asOf        int64 // µs; 0: none
 	start       string
 	deadLetter  string
+	// resume maps partitions (-1: not partitioned) to the last message
+	// already read there: the scan starts right after it (start_positions).
+	resume map[int]StartPosition
+}
+
+// StartPosition is a message within one partition, as its __message_id
+// shows it: ledger, entry, and index within its batch (0 for a message
+// sent alone).
+type StartPosition struct {
+	Ledger, Entry int64
+	Batch         int32
+}
+
+// Resumer is implemented by the source operators: a durable job whose
+// checkpoint recorded the last message it processed per partition calls
+// ResumeAfter before Open, and each listed partition is then read from
+// right after its message (what the start_positions option does). Other
+// partitions start where the start option says.
+type Resumer interface {
+	ResumeAfter(map[int]StartPosition)
+}
+
+// FormatStartPositions renders positions as the start_positions option
+// takes them: "ledger:entry:partition:batch" message ids, comma-separated,
+// in partition order.
+func FormatStartPositions(ps map[int]StartPosition) string {
+	parts := make([]int, 0, len(ps))
+	for p := range ps {
+		parts = append(parts, p)
+	}
+	sort.Ints(parts)
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		sp := ps[p]
+		fmt.Fprintf(&b, "%d:%d:%d:%d", sp.Ledger, sp.Entry, p, sp.Batch)
+	}
+	return b.String()
+}
+
+// parseStartPositions parses the start_positions option: message ids
+// "ledger:entry:partition[:batch]" (partition -1 for a topic that is not
+// partitioned), separated by commas or spaces.
+func parseStartPositions(v string) (map[int]StartPosition, error) {
+	out := map[int]StartPosition{}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		nums := strings.Split(strings.Trim(f, "()[]"), ":")
+		if len(nums) < 3 || len(nums) > 4 {
+			return nil, fmt.Errorf("%q: want ledger:entry:partition[:batch]", f)
+		}
+		var n [4]int64
+		for i, x := range nums {
+			var err error
+			if n[i], err = strconv.ParseInt(x, 10, 64); err != nil {
+				return nil, fmt.Errorf("%q: want ledger:entry:partition[:batch]", f)
+			}
+		}
+		if n[0] < 0 || n[1] < 0 || n[2] < -1 || n[3] < 0 || n[2] > math.MaxInt32 || n[3] > math.MaxInt32 {
+			return nil, fmt.Errorf("%q: out of range", f)
+		}
+		if _, dup := out[int(n[2])]; dup {
+			return nil, fmt.Errorf("partition %d given twice", n[2])
+		}
+		out[int(n[2])] = StartPosition{Ledger: n[0], Entry: n[1], Batch: int32(n[3])}
+	}
+	return out, nil
 }
 
 func (t *Table) parseOptions(opts map[string]string) (scanOptions, error) {
@@ -101,6 +171,8 @@ func (t *Table) parseOptions(opts map[string]string) (scanOptions, error) {
 			o.start = strings.TrimSpace(v)
 		case "dead_letter_topic":
 			o.deadLetter = strings.TrimSpace(v)
+		case "start_positions":
+			o.resume, err = parseStartPositions(v)
 		}
 		if err != nil {
 			return o, fmt.Errorf("pulsar: scan option %s=%q: %v", k, v, err)
@@ -159,6 +231,7 @@ var (
 	_ Progresser      = (*source)(nil)
 	_ WatermarkHooker = (*source)(nil)
 	_ StatsReporter   = (*source)(nil)
+	_ Resumer         = (*source)(nil)
 )
 
 func newSource(t *Table, req catalog.ScanRequest) (*source, error) {
@@ -226,6 +299,21 @@ func newSource(t *Table, req catalog.ScanRequest) (*source, error) {
 
 // SetWatermarkFunc installs the event-time watermark hook (before Open).
 func (s *source) SetWatermarkFunc(f WatermarkFunc) { s.wm = f }
+
+// ResumeAfter implements Resumer (before Open); its positions replace
+// those of the start_positions option.
+func (s *source) ResumeAfter(ps map[int]StartPosition) {
+	s.opts.resume = make(map[int]StartPosition, len(ps))
+	for p, sp := range ps {
+		s.opts.resume[p] = sp
+	}
+}
+
+// resumeFor returns the position partition part resumes after, if any.
+func (s *source) resumeFor(part int) (StartPosition, bool) {
+	sp, ok := s.opts.resume[part]
+	return sp, ok
+}
 
 // Schema implements exec.Operator.
 func (s *source) Schema() *arrow.Schema { return s.out }
@@ -449,6 +537,9 @@ func (s *source) String() string {
 	}
 	if s.opts.asOf != 0 {
 		fmt.Fprintf(&b, " as_of=%s", fmtMicros(s.opts.asOf))
+	}
+	if len(s.opts.resume) > 0 {
+		fmt.Fprintf(&b, " start_after=%s", FormatStartPositions(s.opts.resume))
 	}
 	if s.limit >= 0 {
 		fmt.Fprintf(&b, " limit=%d", s.limit)

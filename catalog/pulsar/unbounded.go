@@ -56,6 +56,12 @@ func parseStart(v string) (startPos, error) {
 func (s *source) segmentFor(ctx context.Context, sp startPos, part int) (segment, error) {
 	topic := partitionTopic(s.t.topic, part)
 	sg := segment{part: part, topic: topic}
+	if rp, ok := s.resumeFor(part); ok {
+		// A recorded position wins over the start option and publish-time
+		// bounds (rows before a bound are still filtered while reading).
+		sg.start, sg.after, sg.afterBatch = pos{rp.Ledger, rp.Entry}, true, rp.Batch
+		return sg, nil
+	}
 	timeUs := sp.timeUs
 	if sp.earliest && s.bnd.hasPub && s.bnd.pubLo > 0 {
 		timeUs = s.bnd.pubLo - s.t.cat.cfg.PublishTimeSlack.Microseconds()
