@@ -48,7 +48,7 @@ func TestParseStartPositions(t *testing.T) {
 // readRow is one row of the resume test: id, partition, message id.
 type readRow struct {
 	id, part, msgID string
-	ledger, entry  string
+	ledger, entry   string
 }
 
 func parseReadRows(t *testing.T, rows []string) []readRow {
@@ -96,7 +96,9 @@ func TestStartPositionsResumeAfter(t *testing.T) {
 	// batch, 2 after a message sent alone.
 	pick := map[string]func(rs []readRow, i int) bool{
 		"0": func(rs []readRow, i int) bool { return i > 0 && sameEntry(rs[i-1], rs[i]) && sameEntry(rs[i], rs[i+1]) },
-		"1": func(rs []readRow, i int) bool { return i > 0 && sameEntry(rs[i-1], rs[i]) && !sameEntry(rs[i], rs[i+1]) },
+		"1": func(rs []readRow, i int) bool {
+			return i > 0 && sameEntry(rs[i-1], rs[i]) && !sameEntry(rs[i], rs[i+1])
+		},
 		"2": func(rs []readRow, i int) bool {
 			id, _ := strconv.Atoi(rs[i].id)
 			return id >= 300 && !sameEntry(rs[i-1], rs[i]) && !sameEntry(rs[i], rs[i+1])
