@@ -89,11 +89,28 @@ func (s *positionScan) Open(ctx context.Context) error {
 	if s.pf != nil {
 		return nil
 	}
+	// Each partition of the checkpoint resumes right after its recorded
+	// message instead of replaying from the start option's position; the
+	// drop filter in track stays as a safety net (a source that cannot
+	// resume, a position the broker no longer has).
+	if r, ok := s.Operator.(cpulsar.Resumer); ok && len(s.resume) > 0 {
+		r.ResumeAfter(startPositions(s.resume))
+	}
 	if err := s.Operator.Open(ctx); err != nil {
 		return err
 	}
 	s.pf = exec.Prefetch(context.WithoutCancel(ctx), s.Operator)
 	return nil
+}
+
+// startPositions converts checkpoint positions for cpulsar.Resumer (and,
+// through cpulsar.FormatStartPositions, the start_positions scan option).
+func startPositions(resume map[int32]Pos) map[int]cpulsar.StartPosition {
+	out := make(map[int]cpulsar.StartPosition, len(resume))
+	for part, p := range resume {
+		out[int(part)] = cpulsar.StartPosition{Ledger: p.Ledger, Entry: p.Entry, Batch: p.Batch}
+	}
+	return out
 }
 
 // requestBarrier asks for barrier id to be emitted before the next batch;
