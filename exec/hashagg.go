@@ -84,6 +84,8 @@ type HashAggregate struct {
 	emitted []bool
 	mark    []bool
 	touched []uint32
+	// ttl, when set, forgets groups not updated for a while (hashagg_ttl.go).
+	ttl *aggTTL
 
 	pending []Message
 	done    bool
@@ -186,6 +188,11 @@ func (h *HashAggregate) Next(ctx context.Context) (Message, error) {
 			if out.Batch.Rec != nil {
 				return out, nil
 			}
+		case MsgWatermark:
+			if h.ttl != nil {
+				h.ttlWatermark(m.Watermark)
+			}
+			return m, nil
 		case MsgEnd:
 			h.done = true
 			if h.opts.Emit == EmitOnEnd {
@@ -265,6 +272,9 @@ func (h *HashAggregate) consume(ctx context.Context, b Batch) (Message, error) {
 	}
 	if !changelog {
 		return Message{}, nil
+	}
+	if h.ttl != nil {
+		h.ttlTouch(h.touched)
 	}
 	return h.changes(old, oldSel)
 }
@@ -399,6 +409,9 @@ func (h *HashAggregate) String() string {
 	mode := ""
 	if h.opts.Emit == EmitChangelog {
 		mode = ", emit=changelog"
+	}
+	if h.ttl != nil {
+		mode += ", ttl=" + h.StateTTL().String()
 	}
 	return fmt.Sprintf("HashAggregate(group=[%s], aggs=[%s]%s)", strings.Join(gs, ", "), strings.Join(as, ", "), mode)
 }

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"cmp"
+	"container/heap"
 	"fmt"
 	"io"
 	"slices"
@@ -26,18 +27,28 @@ func (h *HashAggregate) State() State { return hashAggState{h} }
 
 type hashAggState struct{ h *HashAggregate }
 
-// Entries is the number of groups.
+// Entries is the number of groups (with a state TTL, the live ones).
 func (s hashAggState) Entries() int {
 	if s.h.g == nil {
 		return 0
+	}
+	if s.h.ttl != nil {
+		return s.h.ttl.nlive
 	}
 	return s.h.g.numGroups()
 }
 
 // SizeBytes estimates 16 bytes of hash table and key plus 16 per aggregate
-// and group.
+// and group; with a state TTL, groups it forgot keep only their hash table
+// slot (24 bytes) until a compaction, and each live group has 9 bytes of
+// TTL bookkeeping and a 16-byte queue item.
 func (s hashAggState) SizeBytes() int64 {
-	return int64(s.Entries()) * int64(16+8+16*len(s.h.aggs))
+	per := int64(16 + 8 + 16*len(s.h.aggs))
+	if t := s.h.ttl; t != nil && s.h.g != nil {
+		dead := int64(s.h.g.numGroups() - t.nlive)
+		return int64(t.nlive)*(per+9) + dead*24 + int64(len(t.q))*16
+	}
+	return int64(s.Entries()) * per
 }
 
 // Snapshot implements State.
@@ -58,6 +69,16 @@ func (s hashAggState) Snapshot(w io.Writer) error {
 	e.bools(em)
 	if err := e.messages(h.pending); err != nil {
 		return fmt.Errorf("snapshot hash aggregate: %w", err)
+	}
+	if t := h.ttl; t != nil {
+		// Last: snapshots without it (taken before a TTL was set) restore.
+		e.varint(t.wm)
+		e.varint(t.expired)
+		touch, live := make([]int64, ng), make([]bool, ng)
+		copy(touch, t.touch)
+		copy(live, t.live)
+		e.int64s(touch)
+		e.bools(live)
 	}
 	if err := writeFrame(w, hashAggTag, e.b); err != nil {
 		return fmt.Errorf("snapshot hash aggregate: %w", err)
@@ -97,9 +118,42 @@ func (s hashAggState) Restore(r io.Reader) error {
 		m.Release()
 	}
 	h.pending = pending
+	if t := h.ttl; t != nil {
+		h.ttl = &aggTTL{ttl: t.ttl, wm: minInt64}
+		if len(d.b) != 0 {
+			if err := h.restoreTTL(d, len(rows)); err != nil {
+				return err
+			}
+		} else {
+			// A snapshot taken without a TTL: every group is touched now.
+			all := make([]uint32, len(rows))
+			for g := range all {
+				all[g] = uint32(g)
+			}
+			h.ttlTouch(all)
+		}
+	}
 	if len(d.b) != 0 {
 		return fmt.Errorf("restore hash aggregate: %d bytes left over: %w", len(d.b), errSnapshotCorrupt)
 	}
+	return nil
+}
+
+// restoreTTL reads the TTL section of a snapshot of ng groups.
+func (h *HashAggregate) restoreTTL(d *snapDec, ng int) error {
+	t := h.ttl
+	t.wm, t.expired = d.varint(), d.varint()
+	t.touch, t.live = d.int64s(), d.bools()
+	if d.err != nil || len(t.touch) != ng || len(t.live) != ng {
+		return fmt.Errorf("restore hash aggregate: state TTL: %w", errSnapshotCorrupt)
+	}
+	for g, l := range t.live {
+		if l {
+			t.nlive++
+			t.q = append(t.q, ttlItem{at: t.touch[g], g: uint32(g)})
+		}
+	}
+	heap.Init(&t.q)
 	return nil
 }
 

@@ -36,6 +36,11 @@ type WatermarkOptions struct {
 	// LateSink, if set, receives each batch's late rows (row indices into
 	// rec) before they are dropped. rec is only valid during the call.
 	LateSink func(rec arrow.RecordBatch, rows []int)
+	// KeepLate passes every row through, late or with a NULL event time
+	// (neither counted nor given to LateSink): the assigner only makes
+	// watermarks. The planner sets it where watermarks serve as the clock
+	// of a state time-to-live, below operators that must not lose rows.
+	KeepLate bool
 	// Now is the processing-time clock (time.Now when nil); tests set it.
 	Now func() time.Time
 	// Mem allocates the filtered batches when late rows are dropped
@@ -185,6 +190,9 @@ func (w *WatermarkAssigner) consume(b Batch) (Batch, error) {
 	nulls := tsArr.NullN() > 0
 	var late []int
 	for i, t := range ts[:n] {
+		if w.opts.KeepLate {
+			break
+		}
 		if t < threshold || (nulls && tsArr.IsNull(i)) {
 			late = append(late, i)
 		}
@@ -201,6 +209,9 @@ func (w *WatermarkAssigner) consume(b Batch) (Batch, error) {
 		if li < len(late) && late[li] == i {
 			li++
 			continue
+		}
+		if w.opts.KeepLate && nulls && tsArr.IsNull(i) {
+			continue // kept, but a NULL time moves no watermark
 		}
 		p := &w.single
 		if keys != nil {
@@ -377,6 +388,12 @@ func (w *WatermarkAssigner) String() string {
 	}
 	if w.opts.AllowedLateness > 0 {
 		s += fmt.Sprintf(", lateness=%s", w.opts.AllowedLateness)
+	}
+	if w.opts.KeepLate {
+		s += ", keep_late"
+	}
+	if w.opts.LateSink != nil {
+		s += ", late_sink"
 	}
 	return s + ")"
 }
