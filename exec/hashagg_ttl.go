@@ -221,7 +221,7 @@ func gather[T any](s []T, keep []uint32) []T {
 }
 
 func (a *countAcc) compact(keep []uint32, _ []int32)    { a.c = gather(a.c, keep) }
-func (a *rowsAcc) compact([]uint32, []int32)             {}
+func (a *rowsAcc) compact([]uint32, []int32)            {}
 func (a *sumIntAcc) compact(keep []uint32, _ []int32)   { a.st = gather(a.st, keep) }
 func (a *sumFloatAcc) compact(keep []uint32, _ []int32) { a.st = gather(a.st, keep) }
 func (a *sumDecAcc) compact(keep []uint32, _ []int32)   { a.st = gather(a.st, keep) }
