@@ -23,7 +23,7 @@ var upsertSpec = exec.UpsertSpec{KeyCol: 2, FlagCol: 3, KeyCols: []int{0}}
 var marker = []any{nil, nil, nil, nil}
 
 func up(id int, v string) []any { return []any{id, v, fmt.Sprint(id), false} }
-func del(id int) []any         { return []any{id, nil, fmt.Sprint(id), true} }
+func del(id int) []any          { return []any{id, nil, fmt.Sprint(id), true} }
 
 // upsertBatches cuts rows into batches of size n.
 func upsertBatches(mem memory.Allocator, s *arrow.Schema, n int, rows [][]any) []exec.Message {
