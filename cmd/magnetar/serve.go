@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	pulsarcat "github.com/magnetar-sql/magnetar/catalog/pulsar"
@@ -32,6 +34,11 @@ MAGNETAR_AUTH holding the file's JSON) names users:
   {"users": [{"name": "alice", "password": "secret", "tenants": ["public"]},
              {"name": "etl", "tokens": ["t0k3n"], "tenants": ["*"]}]}
 
+The server runs the durable jobs (continuous INSERT ... SELECT) of its jobs
+namespace; --jobs-namespace, --checkpoint-interval and --txn-timeout override
+the environment variables MAGNETAR_JOBS_NAMESPACE,
+MAGNETAR_JOBS_CHECKPOINT_INTERVAL and MAGNETAR_JOBS_TXN_TIMEOUT.
+
 flags:`
 
 func runServe(args []string) int {
@@ -51,6 +58,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		f                       shellFlags
 		listen, authFile        string
 		tlsCertFile, tlsKeyFile string
+		jf                      jobFlags
 	)
 	fs.StringVar(&listen, "listen", "127.0.0.1:32010", "address to listen on")
 	fs.StringVar(&f.catalog, "catalog", "pulsar", "catalog: pulsar, or memory (embedded, no broker)")
@@ -61,6 +69,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	fs.StringVar(&tlsCertFile, "tls-cert", "", "TLS certificate file (PEM); with --tls-key the server speaks TLS only")
 	fs.StringVar(&tlsKeyFile, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&authFile, "auth-file", "", "users and tenants file (JSON; default env "+flightserver.EnvAuthFile+")")
+	jf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -73,6 +82,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	}
 	if (tlsCertFile == "") != (tlsKeyFile == "") {
 		fmt.Fprintln(stderr, "magnetar serve: --tls-cert and --tls-key go together")
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if err := jf.check(func(name string) bool { return set[name] }); err != nil {
+		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
 		return 2
 	}
 	if f.sample != "" && (f.sample != "nexmark" || f.catalog != "memory") {
@@ -106,7 +121,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	defer closeCat()
 	cfg.Catalog = cat
 	if pc, ok := cat.(*pulsarcat.Catalog); ok {
-		m, err := startServerJobs(ctx, pc, f.serviceURL, log)
+		m, err := startServerJobs(ctx, pc, f.serviceURL, jf, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "magnetar serve: jobs: %v\n", err)
 			return 1
@@ -155,9 +170,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 // startServerJobs opens the job manager of a server: it resumes every job
 // recorded as running in Pulsar, and runs the ones created through it.
 // Exactly-once jobs get a client with transactions enabled.
-func startServerJobs(ctx context.Context, cat *pulsarcat.Catalog, serviceURL string, log *slog.Logger) (*jobs.Manager, error) {
+func startServerJobs(ctx context.Context, cat *pulsarcat.Catalog, serviceURL string, jf jobFlags, log *slog.Logger) (*jobs.Manager, error) {
 	runner := engine.New(cat, engine.Options{Logger: log}).JobRunner()
-	cfg := jobs.Config{Client: cat.Client(), Catalog: cat, Runner: runner, Logger: log}
+	jf = jf.resolve()
+	cfg := jobs.Config{Client: cat.Client(), Catalog: cat, Runner: runner, Logger: log,
+		Namespace: jf.namespace, CheckpointInterval: jf.checkpoint, TxnTimeout: jf.txnTimeout}
 	txn, err := pulsar.NewClient(pulsar.ClientOptions{URL: serviceURL, EnableTransaction: true})
 	if err != nil {
 		log.Warn("magnetar: no transactional client; exactly-once jobs are unavailable", "err", err)
@@ -171,6 +188,78 @@ func startServerJobs(ctx context.Context, cat *pulsarcat.Catalog, serviceURL str
 		}
 		return nil, err
 	}
-	log.Info("magnetar: job manager started", "jobs", len(m.Jobs()))
+	log.Info("magnetar: job manager started", "jobs", len(m.Jobs()), "namespace", cfg.Namespace,
+		"checkpoint_interval", cfg.CheckpointInterval, "txn_timeout", cfg.TxnTimeout)
 	return m, nil
+}
+
+// jobFlags are the job manager's flags. A flag overrides its environment
+// variable (read by resolve), which overrides the jobs package's default.
+type jobFlags struct {
+	namespace              string
+	checkpoint, txnTimeout time.Duration
+}
+
+func (jf *jobFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&jf.namespace, "jobs-namespace", "",
+		"tenant/namespace of the job definitions and checkpoints (default env "+jobs.EnvNamespace+", else "+jobs.DefaultNamespace+")")
+	fs.DurationVar(&jf.checkpoint, "checkpoint-interval", 0,
+		"how often running jobs checkpoint, a Go duration (default env "+jobs.EnvCheckpointInterval+", else "+jobs.DefaultCheckpointInterval.String()+")")
+	fs.DurationVar(&jf.txnTimeout, "txn-timeout", 0,
+		"transaction timeout of exactly-once jobs, above the checkpoint interval (default env "+jobs.EnvTxnTimeout+", else "+defaultTxnTimeout.String()+")")
+}
+
+// defaultTxnTimeout is jobs.Config's default TxnTimeout.
+const defaultTxnTimeout = time.Minute
+
+// resolve fills what the flags left unset from the environment, else the
+// defaults.
+func (jf jobFlags) resolve() jobFlags {
+	if jf.namespace == "" {
+		jf.namespace = os.Getenv(jobs.EnvNamespace)
+	}
+	if jf.namespace == "" {
+		jf.namespace = jobs.DefaultNamespace
+	}
+	if jf.checkpoint == 0 {
+		jf.checkpoint = envDuration(jobs.EnvCheckpointInterval, jobs.DefaultCheckpointInterval)
+	}
+	if jf.txnTimeout == 0 {
+		jf.txnTimeout = envDuration(jobs.EnvTxnTimeout, defaultTxnTimeout)
+	}
+	return jf
+}
+
+// check rejects non-positive durations, a namespace that is not
+// tenant/namespace, and, when a duration flag is given, a transaction
+// timeout exactly-once jobs would refuse (a checkpoint's transaction must
+// outlive the checkpoint interval).
+func (jf jobFlags) check(set func(name string) bool) error {
+	if set("checkpoint-interval") && jf.checkpoint <= 0 {
+		return fmt.Errorf("--checkpoint-interval %s: must be positive", jf.checkpoint)
+	}
+	if set("txn-timeout") && jf.txnTimeout <= 0 {
+		return fmt.Errorf("--txn-timeout %s: must be positive", jf.txnTimeout)
+	}
+	if set("jobs-namespace") {
+		if tenant, ns, ok := strings.Cut(jf.namespace, "/"); !ok || tenant == "" || ns == "" || strings.Contains(ns, "/") {
+			return fmt.Errorf("--jobs-namespace %q: want tenant/namespace", jf.namespace)
+		}
+	}
+	if set("checkpoint-interval") || set("txn-timeout") {
+		r := jf.resolve()
+		if r.txnTimeout <= r.checkpoint {
+			return fmt.Errorf("transaction timeout %s must be above the checkpoint interval %s (--txn-timeout, --checkpoint-interval)", r.txnTimeout, r.checkpoint)
+		}
+	}
+	return nil
+}
+
+// envDuration reads a positive Go duration from the environment, else def.
+func envDuration(key string, def time.Duration) time.Duration {
+	d, err := time.ParseDuration(os.Getenv(key))
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
 }
