@@ -63,6 +63,7 @@ type HashJoin struct {
 	pendingRight []Message   // right control message that triggered the switch
 	lastWM       int64
 	barrierID    uint64
+	ttl          int64 // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
 }
 
 // symSwitchRows bounds the left rows an inner join buffers while its build
@@ -268,6 +269,7 @@ func (j *HashJoin) startSymmetric(ctx context.Context, recs []arrow.RecordBatch)
 		lt[i], rt[i] = j.leftKeys[i].Type(), j.rightKeys[i].Type()
 	}
 	j.sides = [2]*symSide{newSymSide(j.lkEvs, lt), newSymSide(j.rkEvs, rt)}
+	j.sides[0].ttl, j.sides[1].ttl = j.ttl, j.ttl
 	for _, r := range recs {
 		err := j.symBatch(ctx, 1, Batch{Rec: r})
 		r.Release()
@@ -335,7 +337,7 @@ func (j *HashJoin) symMessage(ctx context.Context, side int, m Message) error {
 		}
 		return j.symBatch(ctx, side, b)
 	case MsgWatermark:
-		s.wm = max(s.wm, m.Watermark)
+		j.symWatermark(side, m.Watermark)
 	case MsgEnd:
 		s.ended = true
 		s.wm = 1<<63 - 1
@@ -476,6 +478,9 @@ func (j *HashJoin) String() string {
 	s := fmt.Sprintf("HashJoin(%s, on=[%s]", j.core.typ, strings.Join(on, ", "))
 	if j.residualExpr != nil {
 		s += ", residual=" + j.residualExpr.String()
+	}
+	if j.ttl > 0 {
+		s += ", ttl=" + j.StateTTL().String()
 	}
 	return s + ")"
 }

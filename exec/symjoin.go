@@ -25,6 +25,16 @@ type symSide struct {
 	next    []int32        // entry id -> previous entry with the same key, or -1
 	gone    map[int32]bool // retracted entries
 
+	// State TTL (symjoin_ttl.go): touch[b] is the side's watermark when
+	// batch b arrived (minInt64 until the side's first watermark), first[b]
+	// its first entry id. Batches before bbase and entries before base have
+	// expired; compact renumbers both from 0.
+	ttl   int64
+	touch []int64
+	first []int32
+	bbase int
+	base  int32
+
 	rows    [][]byte
 	i64     []int64
 	u64     []uint64
@@ -50,7 +60,9 @@ func newSymSide(evs []expr.Evaluator, keyTypes []arrow.DataType) *symSide {
 
 func (s *symSide) release() {
 	for _, b := range s.batches {
-		b.Release()
+		if b != nil { // nil: expired
+			b.Release()
+		}
 	}
 	s.batches = nil
 	s.heads, s.sheads = nil, nil
@@ -76,9 +88,21 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 	bi := int32(len(s.batches))
 	rec.Retain()
 	s.batches = append(s.batches, rec)
+	s.touch = append(s.touch, s.wm)
+	s.first = append(s.first, int32(len(s.refs)))
 	var out []symMatch
 	probe := func(i int, head int32) {
-		for e := head; e >= 0; e = other.next[e] {
+		for e := head; e >= other.base; e = other.next[e] {
+			if other.ttl > 0 && s.wm != minInt64 {
+				if t := other.touch[other.refs[e].batch]; t != minInt64 {
+					if satSub(t, -other.ttl) < s.wm {
+						break // entries further down the chain are older still
+					}
+					if satSub(t, other.ttl) > s.wm {
+						continue // touched more than the TTL after this row
+					}
+				}
+			}
 			if !other.dead(e) {
 				out = append(out, symMatch{int32(i), other.refs[e]})
 			}
@@ -99,14 +123,18 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 			if nulls && key.IsNull(i) {
 				continue
 			}
-			probe(i, other.heads.get(k))
-			slot := s.heads.slot(k)
 			if b.Ops != nil && b.Ops[i].IsRetraction() {
-				if err := s.retract(*slot, full[i]); err != nil {
-					return nil, err
+				if !s.retract(s.heads.get(k), full[i]) {
+					if s.ttl > 0 {
+						continue // its row expired: forgotten, like the row
+					}
+					return nil, errRetractAbsent
 				}
+				probe(i, other.heads.get(k))
 				continue
 			}
+			probe(i, other.heads.get(k))
+			slot := s.heads.slot(k)
 			*slot = s.push(bi, i, *slot)
 		}
 		return out, nil
@@ -120,13 +148,16 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 		if !ok {
 			h = -1
 		}
+		if b.Ops != nil && b.Ops[i].IsRetraction() && !s.retract(h, full[i]) {
+			if s.ttl > 0 {
+				continue // its row expired: forgotten, like the row
+			}
+			return nil, errRetractAbsent
+		}
 		if oh, ok := other.sheads[string(r)]; ok {
 			probe(i, oh)
 		}
 		if b.Ops != nil && b.Ops[i].IsRetraction() {
-			if err := s.retract(h, full[i]); err != nil {
-				return nil, err
-			}
 			continue
 		}
 		s.sheads[string(r)] = s.push(bi, i, h)
@@ -136,10 +167,13 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 
 func (s *symSide) dead(e int32) bool { return s.gone != nil && s.gone[e] }
 
+// errRetractAbsent: a retraction found no stored row to remove.
+var errRetractAbsent = fmt.Errorf("retraction of a row that was never added")
+
 // retract marks dead the first live entry of the chain at head whose row
-// encodes to row.
-func (s *symSide) retract(head int32, row []byte) error {
-	for e := head; e >= 0; e = s.next[e] {
+// encodes to row; it reports whether there was one.
+func (s *symSide) retract(head int32, row []byte) bool {
+	for e := head; e >= s.base; e = s.next[e] {
 		if s.dead(e) {
 			continue
 		}
@@ -156,10 +190,10 @@ func (s *symSide) retract(head int32, row []byte) error {
 				s.gone = map[int32]bool{}
 			}
 			s.gone[e] = true
-			return nil
+			return true
 		}
 	}
-	return fmt.Errorf("retraction of a row that was never added")
+	return false
 }
 
 // push records row (batch, row) as a new entry chained to prev.
