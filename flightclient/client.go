@@ -106,9 +106,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		creds = credentials.NewTLS(cfg.TLS)
 	}
 	fc, err := flightsql.NewClientCtx(ctx, cfg.Addr, nil, nil,
-		grpc.WithTransportCredentials(creds),
-		// Results stream in messages of up to a few MiB.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+		append(TransportOptions(), grpc.WithTransportCredentials(creds))...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)
 	}

@@ -3,7 +3,10 @@ package flightserver
 import (
 	"context"
 	"net"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -13,6 +16,7 @@ import (
 	catmem "github.com/magnetar-sql/magnetar/catalog/memory"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/flightclient"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -71,14 +75,36 @@ const benchCompute = `SELECT id, price * 1.1 + qty AS v, qty FROM big WHERE qty 
 // BenchmarkTransfer10M compares reading a 10M-row result in-process (the
 // engine's batches pulled from the operator, the consumer summing a column)
 // with reading it through the Flight SQL server with the Go flightsql client
-// over loopback (same consumer). "scan" returns the stored batches as they
-// are, so in-process it is pointer passing; "compute" evaluates an
-// expression and a filter.
+// over loopback (same consumer). Both are timed end to end, query start
+// included. "scan" returns the stored batches as they are, so in-process
+// it is pointer passing; "compute" evaluates an expression and a filter.
+//
+// Flight variants: "flight-arrow" is the server writing with arrow's
+// Flight writer and a client with gRPC's defaults (how the server started);
+// "flight-plain" the zero-copy writer (wire.go) and a client with gRPC's
+// defaults; "flight-tuned" the zero-copy writer and a client with
+// flightclient.TransportOptions. Run with -count to interleave rounds;
+// cpu-ms/op is the process's CPU time (server and client together).
 func BenchmarkTransfer10M(b *testing.B) {
 	cat := bigTable(b)
 	for _, c := range []struct{ name, query string }{{"scan", benchQuery}, {"compute", benchCompute}} {
 		b.Run(c.name, func(b *testing.B) { benchTransfer(b, cat, c.query) })
 	}
+}
+
+// cpuTime is the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds rows per second and CPU per run to a benchmark.
+func report(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 func benchTransfer(b *testing.B, cat catalog.Catalog, query string) {
@@ -93,6 +119,9 @@ func benchTransfer(b *testing.B, cat catalog.Catalog, query string) {
 	b.Run("inprocess", func(b *testing.B) {
 		eng := engine.New(cat, engine.Options{})
 		b.SetBytes(benchRows * 20)
+		runtime.GC()
+		b.ResetTimer()
+		cpu0 := cpuTime()
 		for i := 0; i < b.N; i++ {
 			var sum, rows int64
 			err := eng.NewSession().Run(context.Background(), query, func(r *engine.Result) error {
@@ -118,58 +147,63 @@ func benchTransfer(b *testing.B, cat catalog.Catalog, query string) {
 				b.Fatalf("rows %d sum %d", rows, sum)
 			}
 		}
-		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+		report(b, cpu0)
 	})
 
-	b.Run("flightsql", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows) })
+	b.Run("flight-arrow", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, true) })
+	b.Run("flight-plain", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, false) })
+	b.Run("flight-tuned", func(b *testing.B) {
+		benchFlight(b, cat, query, want, wantRows, false, flightclient.TransportOptions()...)
+	})
 }
 
 // benchFlight reads the result with the Go flightsql client; opts are
-// extra dial options (a client can enlarge its flow-control window).
-func benchFlight(b *testing.B, cat catalog.Catalog, query string, want, wantRows int64, opts ...grpc.DialOption) {
-	{
-		srv, err := New(Config{Catalog: cat})
-		if err != nil {
-			b.Fatal(err)
-		}
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go func() { _ = srv.Serve(lis) }()
-		defer srv.Shutdown()
-		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil, opts...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer cl.Close()
-		ctx := context.Background()
-		b.SetBytes(benchRows * 20)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			info, err := cl.Execute(ctx, query)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rdr, err := cl.DoGet(ctx, info.Endpoint[0].Ticket)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var sum, rows int64
-			for rdr.Next() {
-				rec := rdr.RecordBatch()
-				rows += rec.NumRows()
-				sum += sumIDs(rec)
-			}
-			if err := rdr.Err(); err != nil {
-				b.Fatal(err)
-			}
-			rdr.Release()
-			if rows != wantRows || sum != want {
-				b.Fatalf("rows %d sum %d", rows, sum)
-			}
-		}
-		b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mrows/s")
+// extra dial options.
+func benchFlight(b *testing.B, cat catalog.Catalog, query string, want, wantRows int64, arrowWriter bool, opts ...grpc.DialOption) {
+	srv, err := New(Config{Catalog: cat})
+	if err != nil {
+		b.Fatal(err)
 	}
+	srv.arrowWriter = arrowWriter
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Shutdown()
+	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	b.SetBytes(benchRows * 20)
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		info, err := cl.Execute(ctx, query)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rdr, err := cl.DoGet(ctx, info.Endpoint[0].Ticket)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var sum, rows int64
+		for rdr.Next() {
+			rec := rdr.RecordBatch()
+			rows += rec.NumRows()
+			sum += sumIDs(rec)
+		}
+		if err := rdr.Err(); err != nil {
+			b.Fatal(err)
+		}
+		rdr.Release()
+		if rows != wantRows || sum != want {
+			b.Fatalf("rows %d sum %d", rows, sum)
+		}
+	}
+	report(b, cpu0)
 }

@@ -61,8 +61,9 @@ func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_Do
 			}
 		}
 	}()
-	wr := flight.NewRecordWriter(stream, ipc.WithSchema(sc), ipc.WithAllocator(f.s.mem))
-	defer wr.Close()
+	write, closeWriter := f.writer(stream, sc)
+	// Closing sends the schema of a result without batches.
+	defer closeWriter()
 	for c := range ch {
 		if c.Err != nil {
 			if c.Data != nil {
@@ -70,11 +71,24 @@ func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_Do
 			}
 			return c.Err
 		}
-		err := wr.Write(c.Data)
+		err := write(c.Data)
 		c.Data.Release()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writer returns the function writing result batches on a DoGet stream:
+// the zero-copy writer of wire.go, or arrow's Flight writer when the
+// server was told to use it (benchmarks compare the two).
+func (f *flightService) writer(stream flight.FlightService_DoGetServer, sc *arrow.Schema) (write func(arrow.RecordBatch) error, closeWriter func() error) {
+	if f.s.arrowWriter {
+		wr := flight.NewRecordWriter(stream, ipc.WithSchema(sc), ipc.WithAllocator(f.s.mem))
+		return wr.Write, wr.Close
+	}
+	pw := newWirePayloadWriter(stream)
+	wr := ipc.NewWriterWithPayloadWriter(pw, ipc.WithSchema(sc), ipc.WithAllocator(f.s.mem))
+	return func(rec arrow.RecordBatch) error { return pw.Write(wr, rec) }, wr.Close
 }

@@ -67,6 +67,10 @@ type Server struct {
 	queries  *queryRegistry
 	prepared *preparedRegistry
 
+	// arrowWriter makes DoGet write results with arrow's Flight writer
+	// instead of the zero-copy one (set by benchmarks).
+	arrowWriter bool
+
 	grpc     *grpc.Server
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -126,6 +130,8 @@ func New(cfg Config) (*Server, error) {
 		grpc.ReadBufferSize(1<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(16<<20),
+		// Result batches are encoded by DoGet itself (wire.go).
+		grpc.ForceServerCodecV2(newWireCodec()),
 	)
 	s.grpc = grpc.NewServer(opts...)
 	flight.RegisterFlightServiceServer(s.grpc, &flightService{FlightServer: flightsql.NewFlightServerWithAllocator(s, cfg.Mem), s: s})
