@@ -383,7 +383,7 @@ func (c *goldenCase) build(sources map[string]*scriptSource, clk *clock, mem mem
 		if lc, ok := out.(lateCounter); ok {
 			p.counters = append(p.counters, lc)
 		}
-		if op.name == "intervaljoin" {
+		if op.name == "intervaljoin" || op.name == "join" {
 			target = "joined"
 		}
 		p.ops = append(p.ops, out)
@@ -638,6 +638,9 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 			return nil, err
 		}
 		return exec.NewIntervalJoin(left, right, lk, rk, lt, rt, la.dur("lower"), la.dur("upper"), nil, mem)
+	}
+	if b, ok := extraGoldenOps[op.name]; ok {
+		return b(op, child, streams, mem)
 	}
 	return nil, fmt.Errorf("unknown operator")
 }
