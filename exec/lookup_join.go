@@ -1,0 +1,502 @@
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/expr"
+)
+
+// LookupJoin enriches each row of its left input with the current row of
+// a table (processing-time lookup join, Flink's FOR SYSTEM_TIME AS OF
+// proc_time): the right input is an upsert source (UpsertSpec), folded
+// into a table of the latest row per key, indexed by the join key (the
+// right key expressions, which the planner makes cover the table's
+// primary key, so a lookup finds at most one row).
+//
+// The operator first reads the right input alone up to its bootstrap
+// marker (a continuous source that has read up to the end it had when it
+// started) or its end (a bounded one); only then does it pull the left
+// input. After that both inputs are read as they come: right rows keep
+// updating the table, left rows probe it. Inner joins drop left rows
+// without a match, left joins pad them with NULLs; the residual is
+// applied to the joined row (a left row failing it is padded too). The
+// output is append-only with respect to the table: a later change of the
+// table does not retract rows already joined; left rows keep their change
+// kinds. Left watermarks and barriers pass through; the right input's are
+// dropped (table changes are not ordered in event time).
+type LookupJoin struct {
+	left, right Operator
+	typ         JoinType
+	leftKeys    []expr.Expr
+	rightKeys   []expr.Expr
+	residual    expr.Expr
+	spec        UpsertSpec
+	mem         memory.Allocator
+	schema      *arrow.Schema
+
+	lkEvs, rkEvs []expr.Evaluator
+	resEv        expr.Evaluator
+
+	keys  *MapState[string, upsertEntry] // upsert key → row
+	table *rowTable
+	jk    []string // join key of each slot's row
+	jkOK  []bool   // the row's join key has no NULL
+	index map[string]int32
+	seq   int64
+	boot  bool
+
+	u       upsertKeys
+	touched []upsertTouch
+	at      map[string]int
+	slots   []int32
+	enc     [][]byte
+	i64     []int64
+	u64     []uint64
+	f64     []float64
+	strs    []string
+
+	lp, rp       *Prefetcher
+	rightEnded   bool
+	pending      []Message
+	done, opened bool
+}
+
+// NewLookupJoin returns a lookup join of left with the table right
+// describes. typ is InnerJoin or LeftJoin; leftKeys (over left) and
+// rightKeys (over right) are pairwise equal, of the same types; residual
+// (nil: none) is over the left columns then the right ones.
+func NewLookupJoin(left, right Operator, typ JoinType, leftKeys, rightKeys []expr.Expr, spec UpsertSpec, residual expr.Expr, mem memory.Allocator) (*LookupJoin, error) {
+	if typ != InnerJoin && typ != LeftJoin {
+		return nil, fmt.Errorf("lookup join: %s joins are not supported (INNER or LEFT)", typ)
+	}
+	if len(leftKeys) == 0 || len(leftKeys) != len(rightKeys) {
+		return nil, fmt.Errorf("lookup join: need equal, non-empty key lists (got %d and %d)", len(leftKeys), len(rightKeys))
+	}
+	for i := range leftKeys {
+		if !arrow.TypeEqual(leftKeys[i].Type(), rightKeys[i].Type()) {
+			return nil, fmt.Errorf("lookup join: key %d types differ: %s and %s", i, leftKeys[i].Type(), rightKeys[i].Type())
+		}
+		if kindOf(leftKeys[i].Type()) == kInvalid {
+			return nil, fmt.Errorf("lookup join: cannot join on %s of type %s", leftKeys[i], leftKeys[i].Type())
+		}
+	}
+	if err := checkUpsertSpec(right.Schema(), spec); err != nil {
+		return nil, fmt.Errorf("lookup join: %w", err)
+	}
+	j := &LookupJoin{left: left, right: right, typ: typ, leftKeys: leftKeys, rightKeys: rightKeys, residual: residual,
+		spec: spec, mem: mem, index: map[string]int32{}, at: map[string]int{}, u: upsertKeys{spec: spec},
+		keys: NewMapState[string, upsertEntry]()}
+	j.keys.Size = func(k string, _ upsertEntry) int { return len(k) }
+	fs := append(append([]arrow.Field(nil), left.Schema().Fields()...), right.Schema().Fields()...)
+	for i := len(left.Schema().Fields()); i < len(fs); i++ {
+		fs[i].Nullable = true
+	}
+	j.schema = arrow.NewSchema(fs, nil)
+	var err error
+	if j.lkEvs, err = compileAll(leftKeys, mem); err != nil {
+		return nil, fmt.Errorf("lookup join: %w", err)
+	}
+	if j.rkEvs, err = compileAll(rightKeys, mem); err != nil {
+		return nil, fmt.Errorf("lookup join: %w", err)
+	}
+	if residual != nil {
+		if j.resEv, err = compileExpr(residual, mem); err != nil {
+			return nil, fmt.Errorf("lookup join: %w", err)
+		}
+	}
+	if j.table, err = newRowTable(schemaTypes(right.Schema())); err != nil {
+		return nil, fmt.Errorf("lookup join: %w", err)
+	}
+	return j, nil
+}
+
+// Schema implements Operator.
+func (j *LookupJoin) Schema() *arrow.Schema { return j.schema }
+
+// Open implements Operator: it opens both inputs and starts pulling them;
+// the left input's first batch waits in its prefetch slot until the table
+// is bootstrapped.
+func (j *LookupJoin) Open(ctx context.Context) error {
+	if j.opened {
+		return nil
+	}
+	j.opened = true
+	if err := j.right.Open(ctx); err != nil {
+		return err
+	}
+	if err := j.left.Open(ctx); err != nil {
+		return err
+	}
+	j.rp = Prefetch(ctx, j.right)
+	j.lp = Prefetch(ctx, j.left)
+	return nil
+}
+
+// Next implements Operator.
+func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
+	for {
+		if len(j.pending) > 0 {
+			m := j.pending[0]
+			j.pending[0] = Message{}
+			j.pending = j.pending[1:]
+			return m, nil
+		}
+		if j.done {
+			return EndMsg, nil
+		}
+		var cases []selectCase
+		if !j.rightEnded {
+			cases = append(cases, selectCase{idx: 1, ch: j.rp.C()})
+		}
+		if j.boot {
+			cases = append(cases, selectCase{idx: 0, ch: j.lp.C()})
+		}
+		i, f, err := selectFetched(ctx, cases)
+		if err != nil {
+			return Message{}, err
+		}
+		if f.Err != nil {
+			return Message{}, f.Err
+		}
+		m := f.Msg
+		if i == 1 {
+			switch m.Kind {
+			case MsgBatch:
+				err := j.apply(ctx, m.Batch)
+				m.Release()
+				if err != nil {
+					return Message{}, fmt.Errorf("lookup join: table: %w", err)
+				}
+			case MsgEnd:
+				j.rightEnded, j.boot = true, true
+			}
+			continue
+		}
+		switch m.Kind {
+		case MsgBatch:
+			out, err := j.probe(ctx, m.Batch)
+			m.Release()
+			if err != nil {
+				return Message{}, fmt.Errorf("lookup join: %w", err)
+			}
+			if out.Rec != nil {
+				return Message{Kind: MsgBatch, Batch: out}, nil
+			}
+		case MsgEnd:
+			j.done = true
+			return m, nil
+		default:
+			return m, nil
+		}
+	}
+}
+
+// apply folds a batch of the right input into the table.
+func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
+	if !b.AppendOnly() {
+		return fmt.Errorf("input must be append-only (got a retraction)")
+	}
+	rec := b.Rec
+	j.u.read(rec)
+	var marker bool
+	j.touched, marker = foldBatch(&j.u, j.keys, j.touched, j.at)
+	if marker {
+		j.boot = true
+	}
+	if len(j.touched) == 0 {
+		return nil
+	}
+	keys, err := evalAll(ctx, j.rkEvs, rec)
+	if err != nil {
+		return err
+	}
+	defer releaseArrays(keys)
+	n := int(rec.NumRows())
+	j.enc = encodeRows(keys, n, j.enc, &j.i64, &j.u64, &j.f64, &j.strs)
+	sel := make([]int32, 0, len(j.touched))
+	for _, t := range j.touched {
+		if t.after >= 0 {
+			sel = append(sel, int32(t.after))
+		}
+	}
+	j.slots = j.table.addRows(recColumns(rec), sel, j.slots[:0])
+	k := 0
+	for _, t := range j.touched {
+		if t.before >= 0 {
+			s := t.before
+			if j.jkOK[s] {
+				if cur, ok := j.index[j.jk[s]]; ok && cur == s {
+					delete(j.index, j.jk[s])
+				}
+			}
+			j.jk[s], j.jkOK[s] = "", false
+			j.table.remove(s)
+		}
+		if t.after < 0 {
+			j.keys.Delete(t.key)
+			continue
+		}
+		s := j.slots[k]
+		k++
+		for int(s) >= len(j.jk) {
+			j.jk, j.jkOK = append(j.jk, ""), append(j.jkOK, false)
+		}
+		if !rowHasNull(keys, t.after) {
+			j.jk[s], j.jkOK[s] = string(j.enc[t.after]), true
+			j.index[j.jk[s]] = s
+		}
+		j.seq++
+		j.keys.Put(t.key, upsertEntry{Slot: s, Seq: j.seq})
+	}
+	return nil
+}
+
+// probe joins a left batch with the table.
+func (j *LookupJoin) probe(ctx context.Context, b Batch) (Batch, error) {
+	rec := b.Rec
+	n := int(rec.NumRows())
+	keys, err := evalAll(ctx, j.lkEvs, rec)
+	if err != nil {
+		return Batch{}, err
+	}
+	j.enc = encodeRows(keys, n, j.enc, &j.i64, &j.u64, &j.f64, &j.strs)
+	match := make([]int32, n)
+	for i := 0; i < n; i++ {
+		match[i] = -1
+		if rowHasNull(keys, i) {
+			continue
+		}
+		if s, ok := j.index[string(j.enc[i])]; ok {
+			match[i] = s
+		}
+	}
+	releaseArrays(keys)
+	out, err := j.assemble(b, match)
+	if err != nil || out.Rec == nil || j.resEv == nil {
+		return out, err
+	}
+	res, err := j.resEv.Eval(ctx, out.Rec)
+	if err != nil {
+		out.Rec.Release()
+		return Batch{}, err
+	}
+	defer res.Release()
+	mask, _ := res.(*array.Boolean)
+	pass := func(r int) bool { return mask != nil && mask.IsValid(r) && mask.Value(r) }
+	if j.typ == InnerJoin {
+		var sel []int32
+		var ops []ChangeKind
+		for r := 0; r < int(out.Rec.NumRows()); r++ {
+			if pass(r) {
+				sel = append(sel, int32(r))
+				if out.Ops != nil {
+					ops = append(ops, out.Ops[r])
+				}
+			}
+		}
+		if len(sel) == int(out.Rec.NumRows()) {
+			return out, nil
+		}
+		defer out.Rec.Release()
+		if len(sel) == 0 {
+			return Batch{}, nil
+		}
+		kept, err := takeRecord(j.mem, out.Rec, sel)
+		if err != nil {
+			return Batch{}, err
+		}
+		return Batch{Rec: kept, Ops: ops}, nil
+	}
+	// Left join: a left row whose match fails the residual is padded.
+	changed := false
+	for r := range match {
+		if match[r] >= 0 && !pass(r) {
+			match[r], changed = -1, true
+		}
+	}
+	if !changed {
+		return out, nil
+	}
+	out.Rec.Release()
+	return j.assemble(b, match)
+}
+
+// assemble builds the output rows for left batch b: every row (left join)
+// or the matched ones (inner), with the matched table rows (NULLs for -1).
+func (j *LookupJoin) assemble(b Batch, match []int32) (Batch, error) {
+	rec := b.Rec
+	n := int(rec.NumRows())
+	var sel []int32 // left rows kept; nil: all
+	if j.typ == InnerJoin {
+		for i, s := range match {
+			if s >= 0 {
+				sel = append(sel, int32(i))
+			}
+		}
+		if len(sel) == 0 {
+			return Batch{}, nil
+		}
+		if len(sel) == n {
+			sel = nil
+		}
+	}
+	rows := match
+	var ops []ChangeKind = b.Ops
+	if sel != nil {
+		rows = make([]int32, len(sel))
+		if b.Ops != nil {
+			ops = make([]ChangeKind, len(sel))
+		}
+		for k, i := range sel {
+			rows[k] = match[i]
+			if b.Ops != nil {
+				ops[k] = b.Ops[i]
+			}
+		}
+	}
+	cols := make([]arrow.Array, 0, j.schema.NumFields())
+	for c := 0; c < int(rec.NumCols()); c++ {
+		if sel == nil {
+			a := rec.Column(c)
+			a.Retain()
+			cols = append(cols, a)
+			continue
+		}
+		a, err := takeArray(j.mem, rec.Column(c), sel)
+		if err != nil {
+			releaseArrays(cols)
+			return Batch{}, err
+		}
+		cols = append(cols, a)
+	}
+	cols = append(cols, buildSlotsOrNull(j.table, j.mem, rows)...)
+	out := array.NewRecordBatch(j.schema, cols, int64(len(rows)))
+	releaseArrays(cols)
+	if ops != nil {
+		ops = append([]ChangeKind(nil), ops...)
+	}
+	return Batch{Rec: out, Ops: ops}, nil
+}
+
+// buildSlotsOrNull builds one array per table column with the rows at
+// slots; a negative slot gives a row of NULLs.
+func buildSlotsOrNull(t *rowTable, mem memory.Allocator, slots []int32) []arrow.Array {
+	out := make([]arrow.Array, len(t.cols))
+	for ci, c := range t.cols {
+		b := array.NewBuilder(mem, c.dt)
+		b.Reserve(len(slots))
+		cs := (*colStore)(c)
+		for _, s := range slots {
+			if s < 0 || !c.valid[s] {
+				b.AppendNull()
+				continue
+			}
+			cs.appendTo(b, int(s))
+		}
+		out[ci] = b.NewArray()
+		b.Release()
+	}
+	return out
+}
+
+// State returns the table: keys, rows and their join keys.
+func (j *LookupJoin) State() State { return lookupState{j} }
+
+type lookupState struct{ j *LookupJoin }
+
+type lookupSnapshot struct {
+	Keys  []byte
+	Table tableSnapshot
+	JK    []string
+	JKOK  []bool
+	Seq   int64
+	Boot  bool
+}
+
+func (s lookupState) Entries() int { return s.j.keys.Entries() }
+func (s lookupState) SizeBytes() int64 {
+	n := s.j.keys.SizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*17
+	for _, k := range s.j.jk {
+		n += 2 * int64(len(k)) // the slot's copy and the index's key
+	}
+	return n
+}
+
+func (s lookupState) Snapshot(w io.Writer) error {
+	var keys bytes.Buffer
+	if err := s.j.keys.Snapshot(&keys); err != nil {
+		return err
+	}
+	snap := lookupSnapshot{Keys: keys.Bytes(), Table: s.j.table.snapshot(), JK: s.j.jk, JKOK: s.j.jkOK, Seq: s.j.seq, Boot: s.j.boot}
+	if err := gob.NewEncoder(w).Encode(snap); err != nil {
+		return fmt.Errorf("snapshot lookup join: %w", err)
+	}
+	return nil
+}
+
+// Restore implements State. The restored table counts as bootstrapped:
+// the source resumes after the checkpoint's positions.
+func (s lookupState) Restore(r io.Reader) error {
+	var snap lookupSnapshot
+	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
+		return fmt.Errorf("restore lookup join: %w", err)
+	}
+	if err := s.j.keys.Restore(bytes.NewReader(snap.Keys)); err != nil {
+		return err
+	}
+	if err := s.j.table.restore(snap.Table); err != nil {
+		return err
+	}
+	s.j.jk, s.j.jkOK, s.j.seq, s.j.boot = snap.JK, snap.JKOK, snap.Seq, snap.Boot
+	for len(s.j.jk) < int(s.j.table.slots) {
+		s.j.jk, s.j.jkOK = append(s.j.jk, ""), append(s.j.jkOK, false)
+	}
+	s.j.index = map[string]int32{}
+	s.j.keys.Range(func(_ string, e upsertEntry) bool {
+		if s.j.jkOK[e.Slot] {
+			s.j.index[s.j.jk[e.Slot]] = e.Slot
+		}
+		return true
+	})
+	return nil
+}
+
+// Close implements Operator.
+func (j *LookupJoin) Close() error {
+	j.lp.Stop()
+	j.rp.Stop()
+	j.lp, j.rp = nil, nil
+	for _, m := range j.pending {
+		m.Release()
+	}
+	j.pending = nil
+	err := j.left.Close()
+	if e := j.right.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
+// Children implements Operator.
+func (j *LookupJoin) Children() []Operator { return []Operator{j.left, j.right} }
+
+// String implements Operator.
+func (j *LookupJoin) String() string {
+	conds := make([]string, len(j.leftKeys))
+	for i := range j.leftKeys {
+		conds[i] = j.leftKeys[i].String() + " = " + j.rightKeys[i].String()
+	}
+	s := fmt.Sprintf("Lookup%sJoin(%s; %s)", j.typ, strings.Join(conds, ", "), upsertSpecString(j.right.Schema(), j.spec))
+	if j.residual != nil {
+		s += " residual " + j.residual.String()
+	}
+	return s
+}
