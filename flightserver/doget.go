@@ -62,7 +62,8 @@ func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_Do
 		}
 	}()
 	write, closeWriter := f.writer(stream, sc)
-	// Closing sends the schema of a result without batches.
+	// Closing sends the schema of a result without batches, and waits
+	// for gRPC to be done with batches sent by reference.
 	defer closeWriter()
 	for c := range ch {
 		if c.Err != nil {
@@ -90,5 +91,9 @@ func (f *flightService) writer(stream flight.FlightService_DoGetServer, sc *arro
 	}
 	pw := newWirePayloadWriter(stream)
 	wr := ipc.NewWriterWithPayloadWriter(pw, ipc.WithSchema(sc), ipc.WithAllocator(f.s.mem))
-	return func(rec arrow.RecordBatch) error { return pw.Write(wr, rec) }, wr.Close
+	return func(rec arrow.RecordBatch) error { return pw.Write(wr, rec) }, func() error {
+		err := wr.Close()
+		pw.finish(stream.Context())
+		return err
+	}
 }

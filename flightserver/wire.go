@@ -1,6 +1,9 @@
 package flightserver
 
 import (
+	"context"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -70,10 +73,14 @@ type wirePayloadWriter struct {
 	ranges [][2]uintptr
 
 	parts [][]byte // body slices of the payload being written
+
+	mu   sync.Mutex
+	live map[*recordRelease]struct{} // batches gRPC still holds buffers of
+	idle chan struct{}               // closed when live empties (finish waits)
 }
 
 func newWirePayloadWriter(stream grpc.ServerStream) *wirePayloadWriter {
-	return &wirePayloadWriter{stream: stream, pool: mem.DefaultBufferPool()}
+	return &wirePayloadWriter{stream: stream, pool: mem.DefaultBufferPool(), live: map[*recordRelease]struct{}{}}
 }
 
 func (w *wirePayloadWriter) Start() error { return nil }
@@ -192,8 +199,8 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 		b = protowire.AppendVarint(b, uint64(bodyLen))
 	}
 	*cur = b
-	var refs int32
-	rel := &recordRelease{rec: w.rec}
+	var refs int
+	rel := &recordRelease{rec: w.rec, w: w}
 	for i, part := range w.parts {
 		if len(part) >= zeroCopyMin && w.owned(part) {
 			flush()
@@ -215,8 +222,14 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 		*cur = append(*cur, part...)
 	}
 	flush()
-	for range refs {
-		w.rec.Retain()
+	if refs > 0 {
+		w.mu.Lock()
+		rel.refs = refs
+		for range refs {
+			w.rec.Retain()
+		}
+		w.live[rel] = struct{}{}
+		w.mu.Unlock()
 	}
 	return w.stream.SendMsg(&rawFlightData{bs: out})
 }
@@ -235,7 +248,11 @@ func (w *wirePayloadWriter) anyZeroCopy() bool {
 // recordRelease is the mem.BufferPool of buffers that are a batch's own
 // memory: gRPC "returns" each when written (or dropped), which releases
 // one reference on the batch.
-type recordRelease struct{ rec arrow.RecordBatch }
+type recordRelease struct {
+	rec  arrow.RecordBatch
+	refs int // references still held by gRPC; guarded by w.mu
+	w    *wirePayloadWriter
+}
 
 // Get is never called by gRPC on the pool of a buffer it was given.
 func (r *recordRelease) Get(n int) *[]byte {
@@ -243,4 +260,60 @@ func (r *recordRelease) Get(n int) *[]byte {
 	return &b
 }
 
-func (r *recordRelease) Put(*[]byte) { r.rec.Release() }
+func (r *recordRelease) Put(*[]byte) {
+	w := r.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if r.refs == 0 {
+		return // already released by finish
+	}
+	r.refs--
+	r.rec.Release()
+	if r.refs == 0 {
+		delete(w.live, r)
+		if len(w.live) == 0 && w.idle != nil {
+			close(w.idle)
+			w.idle = nil
+		}
+	}
+}
+
+// finishGrace is how long finish waits, once the stream is over, for gRPC
+// to drop buffers it may still be writing.
+const finishGrace = 200 * time.Millisecond
+
+// finish waits until gRPC has written or dropped every buffer sent by
+// reference. gRPC does not return the buffers of a stream whose
+// connection broke mid-message, so once ctx (the stream's) is done the
+// batches still referenced are released after a grace period.
+func (w *wirePayloadWriter) finish(ctx context.Context) {
+	w.mu.Lock()
+	if len(w.live) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	w.idle = idle
+	w.mu.Unlock()
+	select {
+	case <-idle:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(finishGrace)
+	defer t.Stop()
+	select {
+	case <-idle:
+		return
+	case <-t.C:
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for r := range w.live {
+		for ; r.refs > 0; r.refs-- {
+			r.rec.Release()
+		}
+	}
+	clear(w.live)
+	w.idle = nil
+}
