@@ -37,9 +37,11 @@ import (
 //  3. writes the blob to the job's state topic in chunks of at most
 //     Config.StateChunkBytes (≤ MaxStateChunk, 1 MiB) bytes, each with the checkpoint id, its index, the
 //     count, and the message id of the previous complete checkpoint record;
-//  4. commits the checkpoint's transaction (exactly-once);
-//  5. writes the checkpoint record (positions, counts and a reference to the
-//     first chunk): a checkpoint exists once its record does.
+//  4. writes the checkpoint record (positions, counts and a reference to the
+//     first chunk): a checkpoint exists once its record does;
+//  5. commits the checkpoint's transaction (exactly-once: the output, the
+//     chunks and the record were all written in it, so they appear
+//     together or, when it aborts, not at all).
 //
 // A restarted job reads the newest record (if the last message of the
 // topic is a chunk of an unfinished checkpoint, its "previous" property
@@ -379,7 +381,7 @@ func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos)
 	prev := encodeID(r.lastRecord)
 	for i := 0; i < n; i++ {
 		chunk := blob[i*size : min(len(blob), (i+1)*size)]
-		id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name + "/state", Payload: chunk, Properties: map[string]string{
+		id, err := r.sendRecord(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name + "/state", Payload: chunk, Transaction: r.txn, Properties: map[string]string{
 			propCheckpoint: strconv.FormatUint(cp.ID, 10), propChunk: strconv.Itoa(i), propChunks: strconv.Itoa(n), propPrev: prev,
 		}})
 		if err != nil {
@@ -389,16 +391,16 @@ func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos)
 			cp.State.First = encodeID(id)
 		}
 	}
-	if err := r.commitTxn(ctx, cp.ID); err != nil {
-		return err
-	}
 	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
-	id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b})
+	id, err := r.sendRecord(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b, Transaction: r.txn})
 	if err != nil {
 		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)
+	}
+	if err := r.commitTxn(ctx, cp, id); err != nil {
+		return err
 	}
 	r.cp, r.lastRecord, r.dirty = cp, id, false
 	r.lastRead = r.sr.scan.rowsRead.Load()

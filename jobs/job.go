@@ -3,7 +3,10 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,11 +120,29 @@ func (j *job) run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("table %q does not accept INSERT", p.table)
 	}
-	state, err := m.cfg.Client.CreateProducer(pulsar.ProducerOptions{Topic: m.stateTopic(def.Name), DisableBatching: true})
+	delivery := strings.ToLower(def.Settings[DeliverySetting])
+	exactlyOnce := delivery == "exactly_once"
+	stateClient := m.cfg.Client
+	if exactlyOnce {
+		if m.cfg.TxnClient == nil {
+			return fmt.Errorf("exactly_once needs a transaction-enabled client (jobs.Config.TxnClient)")
+		}
+		// Checkpoint records are written in the checkpoint's transaction.
+		stateClient = m.cfg.TxnClient
+	}
+	state, err := stateClient.CreateProducer(pulsar.ProducerOptions{Topic: m.stateTopic(def.Name), DisableBatching: true})
 	if err != nil {
 		return fmt.Errorf("state topic: %w", err)
 	}
 	defer state.Close()
+	if exactlyOnce {
+		// The predecessor run may have died with its transaction open:
+		// end it before reading the last checkpoint, which that
+		// transaction's commit (if it wins) would change.
+		if err := m.endPredecessorTxn(ctx, def.Name); err != nil {
+			return err
+		}
+	}
 	cp, cpID, err := m.lastCheckpoint(ctx, def.Name)
 	if err != nil {
 		return err
@@ -164,7 +185,7 @@ func (j *job) run(ctx context.Context) error {
 	defer mp.release()
 	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, state: state, mp: mp, sr: sr, lastRecord: cpID}
 	var w catalog.Writer
-	switch strings.ToLower(def.Settings[DeliverySetting]) {
+	switch delivery {
 	case "", "at_least_once":
 		if w, err = ins.OpenWriter(ctx); err != nil {
 			return err
@@ -205,7 +226,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	if !crashed && r.txn != nil {
 		// The transaction opened for the next checkpoint holds nothing.
-		_ = r.txn.Abort(fctx)
+		_ = txnCall(fctx, "abort", func() error { return r.txn.Abort(fctx) })
 		r.txn = nil
 		r.pw.SetTransaction(nil)
 	}
@@ -232,9 +253,6 @@ type txnTarget interface {
 // messages go into the current checkpoint's transaction.
 func (r *runState) openTxnWriter(ctx context.Context, target catalog.Table) (catalog.Writer, error) {
 	m := r.j.m
-	if m.cfg.TxnClient == nil {
-		return nil, fmt.Errorf("exactly_once needs a transaction-enabled client (jobs.Config.TxnClient)")
-	}
 	if m.cfg.TxnTimeout <= m.cfg.CheckpointInterval {
 		// Every checkpoint's transaction would time out before its commit.
 		return nil, fmt.Errorf("exactly_once: the transaction timeout %v must exceed the checkpoint interval %v", m.cfg.TxnTimeout, m.cfg.CheckpointInterval)
@@ -247,17 +265,15 @@ func (r *runState) openTxnWriter(ctx context.Context, target catalog.Table) (cat
 	if err != nil {
 		return nil, err
 	}
-	if r.txn, err = m.cfg.TxnClient.NewTransaction(m.cfg.TxnTimeout); err != nil {
-		return nil, fmt.Errorf("new transaction: %w", err)
-	}
-	r.txnStart = time.Now()
-	opts.Txn = r.txn
 	w, err := sink.NewPulsarWriter(m.cfg.TxnClient, tt.Topic(), tt.SchemaInfo(), target.Schema(), opts)
 	if err != nil {
-		_ = r.txn.Abort(ctx)
 		return nil, err
 	}
 	r.pw = w
+	if err := r.beginTxn(ctx); err != nil {
+		_ = w.Close(ctx)
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -459,14 +475,10 @@ func (r *runState) renewIdleTxn(ctx context.Context) error {
 	if r.txn == nil || r.dirty || time.Since(r.txnStart) < r.j.m.cfg.TxnTimeout/2 {
 		return nil
 	}
-	_ = r.txn.Abort(ctx)
-	next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
-	if err != nil {
-		return fmt.Errorf("new transaction: %w", err)
-	}
-	r.txn, r.txnStart = next, time.Now()
-	r.pw.SetTransaction(next)
-	return nil
+	_ = txnCall(ctx, "abort", func() error { return r.txn.Abort(ctx) })
+	r.txn = nil
+	r.pw.SetTransaction(nil)
+	return r.beginTxn(ctx)
 }
 
 // flusher is implemented by writers that can wait for their sends.
@@ -493,12 +505,15 @@ func (r *runState) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.commitTxn(ctx, cp.ID); err != nil {
-		return err
-	}
-	id, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b})
+	// Exactly-once: the record is part of the checkpoint's transaction, so
+	// the output and the positions it covers become visible together or
+	// not at all.
+	id, err := r.sendRecord(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name, Payload: b, Transaction: r.txn})
 	if err != nil {
 		return fmt.Errorf("checkpoint %d: %w", cp.ID, err)
+	}
+	if err := r.commitTxn(ctx, cp, id); err != nil {
+		return err
 	}
 	r.cp, r.dirty, r.lastRecord = cp, false, id
 	r.j.mu.Lock()
@@ -509,17 +524,20 @@ func (r *runState) checkpoint(ctx context.Context) error {
 }
 
 // commitTxn commits the checkpoint's transaction (exactly-once) and opens
-// the next one. The output becomes visible with the commit. The checkpoint
-// record is written after it, outside the transaction, because
-// pulsar-client-go v0.19 readers also deliver messages of aborted
-// transactions (apache/pulsar-client-go#1498), so a record inside one could
-// be read back although it was aborted. A crash between the commit and the
-// record replays that one checkpoint.
-func (r *runState) commitTxn(ctx context.Context, id uint64) error {
+// the next one. The checkpoint's output and its record (state chunks too)
+// were written in the transaction, so they become visible together with the
+// commit; an aborted or timed-out transaction takes both away, and the next
+// run replays from the previous record. An error may be ambiguous (the
+// coordinator may have committed although the client saw a timeout): the
+// run then fails, and its successor first settles the transaction
+// (endPredecessorTxn) and only then reads the last record, so either way
+// output and positions agree.
+func (r *runState) commitTxn(ctx context.Context, cp Checkpoint, record pulsar.MessageID) error {
 	if r.txn == nil {
 		return nil
 	}
-	if err := r.txn.Commit(ctx); err != nil {
+	id := cp.ID
+	if err := txnCall(ctx, "commit", func() error { return r.txn.Commit(ctx) }); err != nil {
 		cfg := r.j.m.cfg
 		if open := time.Since(r.txnStart); open >= cfg.TxnTimeout {
 			// The broker aborted it: say which settings collide rather
@@ -529,12 +547,41 @@ func (r *runState) commitTxn(ctx context.Context, id uint64) error {
 		}
 		return fmt.Errorf("checkpoint %d: commit: %w", id, err)
 	}
-	next, err := r.j.m.cfg.TxnClient.NewTransaction(r.j.m.cfg.TxnTimeout)
-	if err != nil {
-		return fmt.Errorf("checkpoint %d: new transaction: %w", id, err)
+	r.txn = nil
+	r.pw.SetTransaction(nil)
+	// The next announcement names this record as the one to resume from.
+	r.cp, r.lastRecord = cp, record
+	if err := r.beginTxn(ctx); err != nil {
+		return fmt.Errorf("after checkpoint %d: %w", id, err)
 	}
-	r.txn, r.txnStart = next, time.Now()
-	r.pw.SetTransaction(next)
+	return nil
+}
+
+// beginTxn opens the transaction of the next checkpoint and announces its
+// id in the state topic (a plain message, readable at once, naming the last
+// record), so that a successor run can end it when this run dies with it
+// open: until then, readers of the output wait at its first message.
+func (r *runState) beginTxn(ctx context.Context) error {
+	m := r.j.m
+	var txn pulsar.Transaction
+	err := txnCall(ctx, "new transaction", func() error {
+		t, err := m.cfg.TxnClient.NewTransaction(m.cfg.TxnTimeout)
+		txn = t
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("new transaction: %w", err)
+	}
+	id := txn.GetTxnID()
+	ann := txnAnnouncement{Txn: formatTxnID(id), Checkpoint: r.cp.ID}
+	b, _ := json.Marshal(ann)
+	if _, err := r.state.Send(ctx, &pulsar.ProducerMessage{Key: r.j.def.Name + "/txn", Payload: b,
+		Properties: map[string]string{propTxn: ann.Txn, propPrev: encodeID(r.lastRecord)}}); err != nil {
+		_ = txnCall(ctx, "abort", func() error { return txn.Abort(ctx) })
+		return fmt.Errorf("announce transaction %s: %w", ann.Txn, err)
+	}
+	r.txn, r.txnStart = txn, time.Now()
+	r.pw.SetTransaction(txn)
 	return nil
 }
 
@@ -557,7 +604,9 @@ func (m *Manager) lastCheckpoint(ctx context.Context, name string) (Checkpoint, 
 		if err != nil {
 			return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
 		}
-		if _, chunk := msg.Properties()[propChunk]; chunk {
+		_, chunk := msg.Properties()[propChunk]
+		_, ann := msg.Properties()[propTxn]
+		if chunk || ann {
 			prev := msg.Properties()[propPrev]
 			if prev == "" {
 				cp, id = Checkpoint{}, nil
@@ -725,4 +774,190 @@ func (mp *mapper) apply(ctx context.Context, rec arrow.RecordBatch) (arrow.Recor
 		cols[i] = c
 	}
 	return array.NewRecordBatch(mp.target, cols, rec.NumRows()), nil
+}
+
+// propTxn marks a transaction announcement in the state topic: the id
+// ("most:least") of the transaction a run opened for its next checkpoint.
+const propTxn = "magnetar.txn"
+
+// txnAnnouncement is the payload of an announcement (a non-empty payload:
+// pulsar-client-go readers drop empty unbatched messages).
+type txnAnnouncement struct {
+	Txn        string `json:"txn"`
+	Checkpoint uint64 `json:"after_checkpoint"`
+}
+
+func formatTxnID(id pulsar.TxnID) string {
+	return strconv.FormatUint(id.MostSigBits, 10) + ":" + strconv.FormatUint(id.LeastSigBits, 10)
+}
+
+// errTxnUnsettled is wrapped when the predecessor's transaction is still
+// being committed or aborted: the run restarts (transient) and asks again.
+var errTxnUnsettled = errors.New("the previous run's transaction is not settled yet")
+
+// settleWait bounds how long a starting run waits for its predecessor's
+// transaction to settle before it restarts and asks again.
+const settleWait = 30 * time.Second
+
+// endPredecessorTxn ends the transaction the job's previous run announced
+// last, if it is still open, by aborting it through the admin API
+// (POST /admin/v3/transactions/abortTransaction), and waits until the
+// coordinator no longer knows it, i.e. its commit or abort markers are in
+// every topic it wrote to. Without it, readers of the output would wait at
+// that transaction's first message until the broker times it out, and an
+// ambiguous commit of the previous run (the client saw an error, the
+// coordinator went on committing) could land after this run has read the
+// last checkpoint. A transaction that has ended, or that the coordinator
+// never knew, needs nothing. An admin API that cannot be reached only costs
+// the wait for the timeout: it is logged, not fatal.
+func (m *Manager) endPredecessorTxn(ctx context.Context, name string) error {
+	txn, err := m.lastAnnouncedTxn(ctx, name)
+	if err != nil || txn == "" {
+		return err
+	}
+	most, least, ok := strings.Cut(txn, ":")
+	if !ok {
+		return fmt.Errorf("state of job %s: bad transaction id %q", name, txn)
+	}
+	meta := m.cfg.AdminURL + "/admin/v3/transactions/transactionMetadata/" + most + "/" + least
+	abort := m.cfg.AdminURL + "/admin/v3/transactions/abortTransaction/" + most + "/" + least
+	deadline := time.Now().Add(settleWait)
+	aborted := false
+	for {
+		var st struct {
+			Status string `json:"status"`
+		}
+		code, body, err := adminDo(ctx, http.MethodGet, meta, &st)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			m.log.Warn("jobs: cannot end the previous run's transaction (admin API unreachable); readers of the output wait until it times out",
+				"job", name, "txn", txn, "admin", m.cfg.AdminURL, "err", err)
+			return nil
+		case code == http.StatusNotFound:
+			if aborted {
+				m.log.Info("jobs: aborted the previous run's open transaction", "job", name, "txn", txn)
+			}
+			return nil
+		case code == http.StatusOK && strings.EqualFold(st.Status, "OPEN"):
+			code, body, err = adminDo(ctx, http.MethodPost, abort, nil)
+			if err == nil && code/100 == 2 {
+				aborted = true
+			} else if err == nil {
+				m.log.Debug("jobs: abort of the previous run's transaction refused; asking again", "job", name, "txn", txn, "http", code, "body", firstLine(body))
+			}
+		case code == http.StatusOK && (strings.EqualFold(st.Status, "COMMITTED") || strings.EqualFold(st.Status, "ABORTED")):
+			return nil
+		}
+		// COMMITTING, ABORTING, or a coordinator not ready after a restart.
+		if time.Now().After(deadline) {
+			return fmt.Errorf("job %s: transaction %s: status %q (HTTP %d %s): %w", name, txn, st.Status, code, firstLine(body), errTxnUnsettled)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// lastAnnouncedTxn returns the transaction announced by the last readable
+// message of the job's state topic ("" when that message is no
+// announcement: the last run's transactions all ended with a record).
+// Records and chunks of an open transaction are not readable yet, so the
+// announcement of that transaction is the last readable message.
+func (m *Manager) lastAnnouncedTxn(ctx context.Context, name string) (string, error) {
+	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{
+		Topic: m.stateTopic(name), StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true,
+	})
+	if err != nil {
+		return "", fmt.Errorf("state of job %s: %w", name, err)
+	}
+	defer r.Close()
+	txn := ""
+	for r.HasNext() {
+		msg, err := r.Next(ctx)
+		if err != nil {
+			return "", fmt.Errorf("state of job %s: %w", name, err)
+		}
+		txn = msg.Properties()[propTxn]
+	}
+	return txn, nil
+}
+
+// adminDo calls the admin REST API; a JSON answer with status 200 is
+// decoded into out (when given).
+func adminDo(ctx context.Context, method, url string, out any) (int, string, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, method, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode == http.StatusOK && out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return resp.StatusCode, string(body), fmt.Errorf("%s %s: %w", method, url, err)
+		}
+	}
+	return resp.StatusCode, string(body), nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// txnOpTimeout bounds a call to the transaction coordinator. The
+// pulsar-client-go v0.19 coordinator client takes no context for new,
+// commit and abort requests and queues them while it reconnects, without a
+// deadline: a call made while a broker restarts can wait indefinitely. Past
+// this bound the run fails (transiently) and restarts; its successor
+// settles the transaction through the admin API (endPredecessorTxn).
+var txnOpTimeout = time.Minute
+
+// errTxnStuck is wrapped when a coordinator call outlived txnOpTimeout.
+var errTxnStuck = errors.New("transaction coordinator did not answer")
+
+// txnCall runs f, a call to the transaction coordinator, and gives up
+// waiting after txnOpTimeout or when ctx ends (f's goroutine then finishes
+// on its own; its result is dropped).
+func txnCall(ctx context.Context, what string, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(txnOpTimeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("%s: %w within %v", what, errTxnStuck, txnOpTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("%s: %w", what, ctx.Err())
+	}
+}
+
+// sendRecord writes a message to the state topic. In a transaction the
+// send registers the topic with the coordinator first, a call without a
+// deadline in pulsar-client-go v0.19, so it is bounded like the others.
+func (r *runState) sendRecord(ctx context.Context, msg *pulsar.ProducerMessage) (pulsar.MessageID, error) {
+	if msg.Transaction == nil {
+		return r.state.Send(ctx, msg)
+	}
+	var id pulsar.MessageID
+	err := txnCall(ctx, "send to the state topic", func() error {
+		var err error
+		id, err = r.state.Send(ctx, msg)
+		return err
+	})
+	return id, err
 }

@@ -2,8 +2,11 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -396,4 +399,112 @@ func TestExactlyOnceJobCommitsPerCheckpoint(t *testing.T) {
 	}
 	defer m2.Close()
 	same(t, e.waitRows(15), expected(1, 15))
+}
+
+// TestExactlyOnceSuccessorAbortsOpenTxn crashes an exactly-once job while
+// its transaction holds written but uncommitted rows, with a transaction
+// timeout far beyond the test's deadline: readers of the output stop at
+// that transaction's first message until it ends, so they only get the
+// rows because the job's next run aborts it by the id the crashed run
+// announced in the state topic. The next run replays the rows and commits
+// them; a plain reader sees each exactly once (the aborted copies are
+// filtered: third_party/pulsar-client-go).
+func TestExactlyOnceSuccessorAbortsOpenTxn(t *testing.T) {
+	e := newEnv(t)
+	serviceURL, adminURL := testbroker.URLs()
+	txc, err := pulsar.NewClient(pulsar.ClientOptions{URL: serviceURL, EnableTransaction: true, OperationTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txc.Close()
+	e.run("CREATE TABLE src (id BIGINT, v VARCHAR(10)); CREATE TABLE dst (id BIGINT, v VARCHAR(12))")
+	e.insertRange(1, 10)
+	cfg := jobs.Config{
+		Client: e.cat.Client(), Catalog: e.cat, Runner: e.eng.JobRunner(), Namespace: e.ns,
+		// No checkpoint (and so no commit) before the crash.
+		CheckpointInterval: time.Hour, TxnTimeout: 2 * time.Hour, Mem: e.mem, TxnClient: txc, AdminURL: adminURL,
+	}
+	m, err := jobs.NewManager(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Create(e.ctx, "eo", e.ns, copySQL, map[string]string{jobs.DeliverySetting: "exactly_once"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := m.Job("eo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.RowsOut == 10 {
+			break
+		}
+		if info.Status != jobs.StatusRunning || e.ctx.Err() != nil {
+			t.Fatalf("job %+v before the crash (%v)", info, e.ctx.Err())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.Crash("eo") // flushes the 10 rows into the open transaction, commits nothing
+	m.Close()
+	var buf struct {
+		OngoingTxnSize int64 `json:"ongoingTxnSize"`
+	}
+	adminJSON(t, adminURL+"/admin/v3/transactions/transactionBufferStats/"+strings.TrimPrefix(testbroker.Topic(e.ns, "dst"), "persistent://"), &buf)
+	if buf.OngoingTxnSize != 1 {
+		t.Fatalf("after the crash the output has %d open transactions, want 1", buf.OngoingTxnSize)
+	}
+
+	cfg.CheckpointInterval = 300 * time.Millisecond
+	m2, err := jobs.NewManager(e.ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	if n := countDst(t, e, 10); n != 10 {
+		t.Errorf("a plain reader of dst got %d messages, want 10", n)
+	}
+	same(t, e.run("SELECT id, v FROM dst"), expected(1, 10))
+	adminJSON(t, adminURL+"/admin/v3/transactions/transactionBufferStats/"+strings.TrimPrefix(testbroker.Topic(e.ns, "dst"), "persistent://"), &buf)
+	if buf.OngoingTxnSize != 0 {
+		t.Errorf("after the restart the output has %d open transactions", buf.OngoingTxnSize)
+	}
+	if info, _ := m2.Job("eo"); info.Status != jobs.StatusRunning || info.Checkpoints == 0 {
+		t.Fatalf("job after the restart: %+v", info)
+	}
+}
+
+// countDst reads dst with a plain reader until it has n messages, then on
+// to the topic's readable end, and returns how many it read.
+func countDst(t *testing.T, e *env, n int) int {
+	t.Helper()
+	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: testbroker.Topic(e.ns, "dst"), StartMessageID: pulsar.EarliestMessageID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := 0
+	for got < n || r.HasNext() {
+		if _, err := r.Next(e.ctx); err != nil {
+			t.Fatalf("reader of dst after %d messages: %v", got, err)
+		}
+		got++
+	}
+	return got
+}
+
+// adminJSON GETs an admin REST URL and decodes its JSON answer.
+func adminJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }

@@ -30,18 +30,29 @@
 // # Exactly-once (setting magnetar.delivery = 'exactly_once')
 //
 // With Config.TxnClient (a client created with EnableTransaction) a job
-// writes each checkpoint's output in one Pulsar transaction and commits it
-// when the checkpoint completes; the checkpoint record follows the commit.
-// Caveats: the pulsar-client-go v0.19 producer puts the transaction id on
-// the send command but not in the message metadata
-// (apache/pulsar-client-go#1498), so the broker cannot filter the messages of
-// an aborted transaction and delivers them to every consumer, Java and Go
-// alike: the output a crash aborted is seen next to its replay, i.e. as
-// duplicates (jobs/faulttest tells committed from aborted messages by the
-// broker's transaction markers). A crash between a commit and its checkpoint
-// record replays that checkpoint. Readers wait at the first message of an
-// open transaction, so after a crash the output stalls until the dead run's
-// transaction times out (TxnTimeout).
+// writes each checkpoint's output in one Pulsar transaction, writes the
+// checkpoint record (and a stateful job's state chunks) in the same
+// transaction, and commits it: output and positions become visible
+// together or not at all, so a crash at any point, an abort, a transaction
+// timeout or an ambiguous commit error (the coordinator committed but the
+// client saw a timeout) neither loses nor repeats a row. Readers never see
+// the messages of aborted transactions: the vendored pulsar-client-go
+// (third_party/pulsar-client-go, fixing apache/pulsar-client-go#1498) marks
+// transactional messages so the broker can filter them.
+//
+// Each run announces the id of every transaction it opens in the state
+// topic (a plain message naming the last record). A run starts by ending
+// the transaction its predecessor announced last, if still open, through
+// the admin API (Config.AdminURL): readers of the output, which wait at the
+// first message of an open transaction, then go on at once instead of
+// after the transaction timeout, and a commit of the predecessor still in
+// flight settles before the run reads the last record.
+//
+// Calls to the transaction coordinator are bounded (txnOpTimeout): the
+// v0.19 coordinator client queues them without a deadline while it
+// reconnects after a broker restart, which once held an exactly-once job
+// without output, while reported running, for minutes (issue #6). A call
+// past the bound restarts the run.
 //
 // # Failures
 //
@@ -127,6 +138,11 @@ type Config struct {
 	// TxnTimeout bounds a checkpoint's transaction (else EnvTxnTimeout,
 	// else 1 minute).
 	TxnTimeout time.Duration
+	// AdminURL is the broker's admin REST URL (else EnvAdminURL, else
+	// DefaultAdminURL). An exactly-once job aborts, through it, the
+	// transaction its predecessor run left open, so readers of the output
+	// need not wait for that transaction to time out.
+	AdminURL string
 	// StateChunkBytes bounds the state chunk messages of stateful jobs'
 	// checkpoints (default and maximum MaxStateChunk).
 	StateChunkBytes int
@@ -209,7 +225,11 @@ const (
 	EnvNamespace          = "MAGNETAR_JOBS_NAMESPACE"           // Config.Namespace
 	EnvCheckpointInterval = "MAGNETAR_JOBS_CHECKPOINT_INTERVAL" // Config.CheckpointInterval, a Go duration
 	EnvTxnTimeout         = "MAGNETAR_JOBS_TXN_TIMEOUT"         // Config.TxnTimeout, a Go duration
+	EnvAdminURL           = "MAGNETAR_ADMIN_URL"                // Config.AdminURL (the variable the CLI reads too)
 )
+
+// DefaultAdminURL is the admin URL of a local standalone broker.
+const DefaultAdminURL = "http://localhost:8080"
 
 // envDuration reads a positive Go duration from the environment (0: unset
 // or unreadable).
@@ -249,6 +269,13 @@ func (c Config) withDefaults() Config {
 	if c.TxnTimeout <= 0 {
 		c.TxnTimeout = time.Minute
 	}
+	if c.AdminURL == "" {
+		c.AdminURL = os.Getenv(EnvAdminURL)
+	}
+	if c.AdminURL == "" {
+		c.AdminURL = DefaultAdminURL
+	}
+	c.AdminURL = strings.TrimRight(c.AdminURL, "/")
 	return c
 }
 

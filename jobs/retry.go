@@ -73,6 +73,9 @@ func (j *job) name() string {
 // being unavailable for a while, rather than from the job itself (its plan,
 // its data, its configuration), which a restart would only repeat.
 func transient(err error) bool {
+	if errors.Is(err, errTxnUnsettled) || errors.Is(err, errTxnStuck) {
+		return true
+	}
 	var perr *pulsar.Error
 	if errors.As(err, &perr) {
 		switch perr.Result() {
