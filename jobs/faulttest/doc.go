@@ -18,10 +18,9 @@
 // they never pick up jobs of other tests or users, and with a 2s checkpoint
 // interval and 15s transaction timeout (see jobs.EnvCheckpointInterval).
 //
-// Exactly-once output is audited with the broker's transaction markers
-// rather than a reader (see txnAudit): pulsar-client-go v0.19 producers do
-// not mark transactional messages (apache/pulsar-client-go#1498), so every
-// consumer also receives the messages of aborted transactions.
+// Exactly-once output is audited as a plain reader sees it: every source row
+// exactly once (the vendored client marks transactional messages, so the
+// broker filters aborted ones: third_party/pulsar-client-go).
 //
 // The package has no non-test code besides this comment.
 package faulttest
