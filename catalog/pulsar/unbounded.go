@@ -192,7 +192,11 @@ func (s *source) watch(ctx context.Context, known int) {
 				continue
 			}
 			s.t.cat.log.Info("pulsar: reading new partition", "topic", s.t.topic, "partition", p)
-			s.tail(ctx, segment{part: p, topic: partitionTopic(s.t.topic, p), earliest: true})
+			sg := segment{part: p, topic: partitionTopic(s.t.topic, p), earliest: true}
+			if rp, ok := s.resumeFor(p); ok { // the catalog's partition count was stale
+				sg.earliest, sg.start, sg.after, sg.afterBatch = false, pos{rp.Ledger, rp.Entry}, true, rp.Batch
+			}
+			s.tail(ctx, sg)
 			s.nparts.Add(1)
 		}
 		known = md.Partitions
