@@ -17,7 +17,11 @@ package engine
 // watermark delay (200ms), MAGNETAR_LATENCY_PARTITIONS (0 and 2; a comma
 // list), MAGNETAR_LATENCY_LINGER scan lingers to compare (default "default,5ms":
 // the catalog's 50 ms and the per-query SET linger = '5ms'),
-// MAGNETAR_LATENCY_PRODUCER_DELAY the producer's batching delay (5ms).
+// MAGNETAR_LATENCY_PRODUCER_DELAY the producer's batching delay (5ms),
+// MAGNETAR_LATENCY_ONE_KEY=1 sends every bid with one key (one partition
+// of a partitioned topic stays empty), MAGNETAR_LATENCY_IDLE sets
+// magnetar.idle_timeout (without it an empty partition holds the
+// watermark, and every window, back for good).
 
 import (
 	"context"
@@ -60,6 +64,8 @@ type latencyConfig struct {
 	partitions    int
 	linger        string // "" or "default": catalog default; else SET linger
 	producerDelay time.Duration
+	idle          string // SET magnetar.idle_timeout ("": none)
+	oneKey        bool   // every bid with the same key: one partition gets them all
 }
 
 func envOr(name, def string) string {
@@ -94,7 +100,8 @@ func BenchmarkLatencyPulsar(b *testing.B) {
 		}
 		for _, linger := range strings.Split(envOr("MAGNETAR_LATENCY_LINGER", "default,5ms"), ",") {
 			linger = strings.TrimSpace(linger)
-			cfg := latencyConfig{rate: rate, windows: windows, delay: delay, partitions: parts, linger: linger, producerDelay: pdelay}
+			cfg := latencyConfig{rate: rate, windows: windows, delay: delay, partitions: parts, linger: linger, producerDelay: pdelay,
+				idle: os.Getenv("MAGNETAR_LATENCY_IDLE"), oneKey: os.Getenv("MAGNETAR_LATENCY_ONE_KEY") == "1"}
 			name := fmt.Sprintf("partitions=%d/linger=%s", parts, linger)
 			b.Run(name, func(b *testing.B) {
 				for range b.N {
@@ -179,6 +186,9 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		{"magnetar.mode", "continuous"},
 		{"magnetar.event_time", "dateTime"},
 		{"magnetar.watermark_delay", cfg.delay.String()},
+	}
+	if cfg.idle != "" {
+		settings = append(settings, [2]string{"magnetar.idle_timeout", cfg.idle})
 	}
 	if cfg.linger != "" && cfg.linger != "default" {
 		settings = append(settings, [2]string{"linger", cfg.linger})
@@ -362,7 +372,11 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		}
 		run.mu.Unlock()
 
-		prod.SendAsync(ctx, &pulsar.ProducerMessage{Payload: payload, Key: strconv.FormatInt(bid.Auction, 10), EventTime: now},
+		key := strconv.FormatInt(bid.Auction, 10)
+		if cfg.oneKey {
+			key = "hot"
+		}
+		prod.SendAsync(ctx, &pulsar.ProducerMessage{Payload: payload, Key: key, EventTime: now},
 			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
 				if err != nil {
 					errOnce.Do(func() { sendErr = err })
@@ -391,21 +405,28 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 	}
 	load1 := loadAvg()
 	cpuUsed := processCPU() - cpu0
-	qcancel()
-	if err := <-resErr; err != nil && ctx.Err() == nil && qctx.Err() == nil {
+	select {
+	case err := <-resErr: // the query ended before it was stopped
 		b.Fatalf("query: %v", err)
+	default:
 	}
+	qcancel()
+	<-resErr
 	rcancel()
 	wg.Wait()
 
 	// Figures.
-	var last, first, engine, deliver, afterRecv []float64
+	var last, first, engine, deliver, afterRecv, quiet []float64
 	missing, wrong := 0, 0
 	run.mu.Lock()
 	for st := firstMeasured; st <= lastMeasured; st += sizeMs {
 		w := run.windows[st]
 		if w == nil || w.resultArrive.IsZero() {
 			missing++
+			if w != nil {
+				b.Logf("window %s: no result; %d bids, trigger sent %s, received %s", time.UnixMilli(st).UTC().Format("15:04:05"),
+					w.bids, w.triggerSend.UTC().Format("15:04:05.000"), w.triggerRecv.UTC().Format("15:04:05.000"))
+			}
 			continue
 		}
 		if w.resultCount != w.bids {
@@ -416,6 +437,7 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		last = append(last, ms(w.resultArrive.Sub(w.lastSend)))
 		first = append(first, ms(w.resultArrive.Sub(w.firstSend)))
 		engine = append(engine, ms(w.resultArrive.Sub(closeAt)))
+		quiet = append(quiet, ms(time.UnixMilli(st+sizeMs).Sub(w.lastSend)))
 		if !w.triggerRecv.IsZero() && !w.triggerSend.IsZero() {
 			deliver = append(deliver, ms(w.triggerRecv.Sub(w.triggerSend)))
 			afterRecv = append(afterRecv, ms(w.resultArrive.Sub(w.triggerRecv)))
@@ -439,11 +461,11 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 	b.ReportMetric(pct(engine, 99), "over-close-p99-ms")
 	b.ReportMetric(float64(sent)/elapsed.Seconds(), "bids/s")
 	b.ReportMetric(cpuUsed.Seconds()/(float64(sent)/1e6), "cpu-s/M-bids")
-	b.Logf("rate %.0f bids/s (asked %.0f), delay %s, %d partition(s), linger %s, producer batching delay %s, %d windows of %s, load %s → %s",
-		float64(sent)/elapsed.Seconds(), cfg.rate, cfg.delay, nparts, cfg.linger, cfg.producerDelay, len(last), latencyWindow, load0, load1)
-	b.Logf("process CPU (producer, bare readers and engine together): %.2f s, %.2f cores", cpuUsed.Seconds(), cpuUsed.Seconds()/elapsed.Seconds())
-	b.Logf("target: last bid → result ≤ delay + 200 ms = %d ms", (cfg.delay + 200*time.Millisecond).Milliseconds())
-	b.Logf("%-44s %8s %8s %8s %8s", "ms, over windows", "p50", "p99", "min", "max")
+	b.Logf("rate %.0f bids/s (asked %.0f), delay %s, %d partition(s), linger %s, producer batching delay %s, idle timeout %q, one key %v, %d windows of %s, load %s → %s",
+		float64(sent)/elapsed.Seconds(), cfg.rate, cfg.delay, nparts, cfg.linger, cfg.producerDelay, cfg.idle, cfg.oneKey, len(last), latencyWindow, load0, load1)
+	b.Logf("process CPU (producer, bare readers and engine together): %.2f s, %.2f cores; target: last bid → result ≤ delay + 200 ms = %d ms",
+		cpuUsed.Seconds(), cpuUsed.Seconds()/elapsed.Seconds(), (cfg.delay + 200*time.Millisecond).Milliseconds())
+	b.Logf("%-48s %8s %8s %8s %8s", "ms, over windows", "p50", "p99", "min", "max")
 	for _, r := range []struct {
 		name string
 		v    []float64
@@ -451,13 +473,14 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		{"last bid publish → result", last},
 		{"first bid publish → result", first},
 		{"window end + delay → result (engine added)", engine},
+		{"last bid publish → window end (producer quiet)", quiet},
 		{"trigger publish → bare reader receive", deliver},
 		{"bare reader receive → result", afterRecv},
 	} {
 		if len(r.v) == 0 {
 			continue
 		}
-		b.Logf("%-44s %8.1f %8.1f %8.1f %8.1f", r.name, pct(r.v, 50), pct(r.v, 99), slices.Min(r.v), slices.Max(r.v))
+		b.Logf("%-48s %8.1f %8.1f %8.1f %8.1f", r.name, pct(r.v, 50), pct(r.v, 99), slices.Min(r.v), slices.Max(r.v))
 	}
 }
 
