@@ -23,6 +23,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,7 +49,45 @@ const (
 	ModeSetting = "magnetar.mode"
 	// schemaOption is the Flight session option holding the database.
 	schemaOption = "schema"
+	// StatusKey is the metadata key of the status lines of statements
+	// without rows (flightserver.StatusKey).
+	StatusKey = "x-magnetar-status"
+	// WarningKey is the metadata key of statement warnings
+	// (flightserver.WarningKey).
+	WarningKey = "x-magnetar-warning"
 )
+
+// mdValues returns the values of a metadata key, percent-decoded (the
+// server percent-encodes what HTTP/2 headers cannot carry).
+func mdValues(md metadata.MD, key string) []string {
+	vals := md.Get(key)
+	if len(vals) == 0 {
+		return nil
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = unescapeMD(v)
+	}
+	return out
+}
+
+func unescapeMD(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b = append(b, byte(v))
+				i += 2
+				continue
+			}
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
 
 // Config says how to reach a server.
 type Config struct {

@@ -583,3 +583,66 @@ func TestServerShutdownEndsStreamWithReason(t *testing.T) {
 	}
 	t.Logf("stderr: %s", errw.String())
 }
+
+// Warnings found while the rows are read (here rows a window aggregate
+// ignored because their window had closed) come in the DoGet trailer and
+// are printed as in local mode; status lines come from the server.
+func TestWarningsMatchLocal(t *testing.T) {
+	script := `CREATE TABLE r (k INT, et TIMESTAMP);
+INSERT INTO r VALUES (1, '2024-01-01 10:00:01'), (1, '2024-01-01 10:00:30');
+INSERT INTO r VALUES (1, '2024-01-01 10:00:02'), (1, '2024-01-01 10:00:03'), (1, '2024-01-01 10:00:31');
+SELECT window_start, count(*) AS n FROM r GROUP BY TUMBLE(et, '10 SECONDS');
+USE ` + "`default`" + `;`
+	for _, f := range []shell.Format{shell.FormatCSV, shell.FormatTable} {
+		t.Run(string(f), func(t *testing.T) {
+			local, remote := runBoth(t, f, script)
+			if local.code != 0 {
+				t.Fatalf("local run failed: %+v", local)
+			}
+			if !strings.Contains(local.err, "WARNING: 2 late row(s)") {
+				t.Fatalf("the script no longer warns locally: %q", local.err)
+			}
+			if f == shell.FormatTable {
+				// Table output shows timings that differ between runs.
+				local.out, remote.out = stripTimes(local.out), stripTimes(remote.out)
+				local.err, remote.err = stripTimes(local.err), stripTimes(remote.err)
+			}
+			if remote != local {
+				t.Errorf("remote output differs from local\nremote: %+v\nlocal:  %+v", remote, local)
+			}
+		})
+	}
+}
+
+// stripTimes removes "(1.2 ms)"-style timings.
+func stripTimes(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, " (")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], ')')
+		if j < 0 || !strings.ContainsAny(s[i:i+j], "0123456789") || !strings.Contains(s[i:i+j], "s") {
+			b.WriteString(s[:i+2])
+			s = s[i+2:]
+			continue
+		}
+		b.WriteString(s[:i])
+		s = s[i+j+1:]
+	}
+}
+
+func TestUnescapeMetadata(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":            "plain",
+		"100%25 sure":      "100% sure",
+		"caf%C3%A9%0Aline": "café\nline",
+		"bad %zz and %4":   "bad %zz and %4",
+	} {
+		if got := unescapeMD(in); got != want {
+			t.Errorf("unescapeMD(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

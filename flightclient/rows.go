@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/magnetar-sql/magnetar/exec"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // rows is a query result on the server, read as an exec.Operator: the
@@ -28,6 +30,10 @@ type rows struct {
 	cancel context.CancelFunc
 	done   bool // every endpoint read to its end
 	closed bool
+
+	// trailers of the streams read: the server's warnings (WarningKey).
+	trl metadata.MD
+	cur metadata.MD // trailer of the current stream, once it ends
 }
 
 var _ exec.Operator = (*rows)(nil)
@@ -84,7 +90,8 @@ func (r *rows) Next(ctx context.Context) (exec.Message, error) {
 				return exec.EndMsg, nil
 			}
 			sctx, cancel := context.WithCancel(ctx)
-			rdr, err := r.c.fc.DoGet(r.c.callCtx(sctx), eps[r.ep].GetTicket())
+			r.cur = nil
+			rdr, err := r.c.fc.DoGet(r.c.callCtx(sctx), eps[r.ep].GetTicket(), grpc.Trailer(&r.cur))
 			r.ep++
 			if err != nil {
 				cancel()
@@ -150,10 +157,18 @@ func changeKind(s string) (exec.ChangeKind, bool) {
 	return 0, false
 }
 
+// warnings are the warnings the server sent in the trailers of the
+// streams read to their end.
+func (r *rows) warnings() []string { return mdValues(r.trl, WarningKey) }
+
 func (r *rows) endStream() {
 	if r.rdr != nil {
 		r.rdr.Release()
 		r.rdr = nil
+		// gRPC fills the trailer once the stream ended (read to its end
+		// or failed); a cancelled stream leaves it empty.
+		r.trl = metadata.Join(r.trl, r.cur)
+		r.cur = nil
 	}
 	if r.cancel != nil {
 		r.cancel()

@@ -2,13 +2,18 @@ package flightclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/magnetar-sql/magnetar/shell"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // updateWords are the first keywords of statements known to return no
@@ -59,22 +64,76 @@ func (c *Client) update(ctx context.Context, text string, words []string, fn fun
 	if err := c.checkSession(ctx); err != nil {
 		return err
 	}
-	n, err := c.fc.ExecuteUpdate(c.callCtx(ctx), text)
+	n, hdr, err := c.executeUpdate(c.callCtx(ctx), text)
 	if err != nil {
 		return c.callError(ctx, err)
 	}
-	return c.finishStatus(ctx, words, n, fn)
+	return c.finishStatus(ctx, words, n, hdr, fn)
+}
+
+// executeUpdate is flightsql.Client.ExecuteUpdate, except that it reads
+// the stream to its end and returns the response headers too: the server
+// sends the statement's status line and warnings there (gRPC hands
+// headers to call options only once a stream ended, which
+// ExecuteUpdate's never does).
+func (c *Client) executeUpdate(ctx context.Context, text string) (int64, metadata.MD, error) {
+	cmd, err := anypb.New(&pb.CommandStatementUpdate{Query: text})
+	if err != nil {
+		return 0, nil, err
+	}
+	b, err := proto.Marshal(cmd)
+	if err != nil {
+		return 0, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.fc.Client.DoPut(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := stream.Send(&flight.FlightData{FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: b}}); err != nil && !errors.Is(err, io.EOF) {
+		return 0, nil, err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return 0, nil, err
+	}
+	var n int64
+	for {
+		res, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		var upd pb.DoPutUpdateResult
+		if err := proto.Unmarshal(res.GetAppMetadata(), &upd); err != nil {
+			return 0, nil, fmt.Errorf("update result: %w", err)
+		}
+		n = upd.GetRecordCount()
+	}
+	hdr, err := stream.Header()
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, hdr, nil
 }
 
 // finishStatus refreshes the mirrored session state after statements that
-// change it, and hands fn the status line.
-func (c *Client) finishStatus(ctx context.Context, words []string, n int64, fn func(*shell.Result) error) error {
+// change it, and hands fn the status line and warnings: the server's (md),
+// or, from a server that sends none, a status line rebuilt from the
+// statement's first words and row count.
+func (c *Client) finishStatus(ctx context.Context, words []string, n int64, md metadata.MD, fn func(*shell.Result) error) error {
 	if len(words) > 0 && (words[0] == "USE" || words[0] == "SET") {
 		if err := c.refresh(ctx); err != nil {
 			return err
 		}
 	}
-	return fn(&shell.Result{Status: statusLine(words, n, c.Database()), Warnings: c.takeNotes()})
+	st := statusLine(words, n, c.Database())
+	if sts := mdValues(md, StatusKey); len(sts) > 0 {
+		st = sts[len(sts)-1]
+	}
+	return fn(&shell.Result{Status: st, Warnings: append(c.takeNotes(), mdValues(md, WarningKey)...)})
 }
 
 // checkSession makes sure the server still has our session, adopting and
@@ -115,31 +174,38 @@ func (c *Client) query(ctx context.Context, text string, words []string, fn func
 	}
 	if sc.NumFields() == 0 {
 		// No rows: the statement ran. Fetch the (empty) stream so the
-		// server can forget the finished statement at once.
-		if err := c.drainEmpty(ctx, info); err != nil {
+		// server can forget the finished statement at once; its trailer
+		// has the status line and warnings.
+		md, err := c.drainEmpty(ctx, info)
+		if err != nil {
 			return err
 		}
-		return c.finishStatus(ctx, words, 0, fn)
+		return c.finishStatus(ctx, words, 0, md, fn)
 	}
 	rows := newRows(c, info, sc)
-	return fn(&shell.Result{Schema: rows.Schema(), Rows: rows, Close: rows.Close, Warnings: c.takeNotes()})
+	notes := c.takeNotes()
+	return fn(&shell.Result{Schema: rows.Schema(), Rows: rows, Close: rows.Close, Warnings: notes,
+		RunWarnings: func() []string { return append(append([]string(nil), notes...), rows.warnings()...) }})
 }
 
-func (c *Client) drainEmpty(ctx context.Context, info *flight.FlightInfo) error {
+func (c *Client) drainEmpty(ctx context.Context, info *flight.FlightInfo) (metadata.MD, error) {
+	var all metadata.MD
 	for _, ep := range info.GetEndpoint() {
-		rdr, err := c.fc.DoGet(c.callCtx(ctx), ep.GetTicket())
+		var trl metadata.MD
+		rdr, err := c.fc.DoGet(c.callCtx(ctx), ep.GetTicket(), grpc.Trailer(&trl))
 		if err != nil {
-			return c.callError(ctx, err)
+			return nil, c.callError(ctx, err)
 		}
 		for rdr.Next() {
 		}
 		err = rdr.Err()
 		rdr.Release()
 		if err != nil {
-			return c.callError(ctx, err)
+			return nil, c.callError(ctx, err)
 		}
+		all = metadata.Join(all, trl)
 	}
-	return nil
+	return all, nil
 }
 
 // callError reports a failed call: the context's own error when the

@@ -20,6 +20,50 @@
 // rows; DoPutCommandStatementUpdate runs them too and returns the number of
 // rows inserted.
 //
+// # Several statements in one text
+//
+// A query text may hold several statements separated by semicolons if
+// only the last one returns rows: the others (DDL, INSERT, USE, SET, ...)
+// run in order when the FlightInfo is asked for, and the result is the
+// last statement's, so "CREATE TABLE ...; INSERT ...; SELECT ..." works
+// from JDBC's execute() or executeQuery(). A text in which an earlier
+// statement returns rows (SELECT, SHOW, EXPLAIN, DESCRIBE) is refused with
+// InvalidArgument before anything runs, naming it: "line 2 column 1:
+// statement 2 of 3 returns rows: ...". Flight SQL has one result stream
+// per statement, and JDBC drivers do not ask for more results, so rows of
+// an earlier query could only be dropped silently (and a continuous one
+// would never let the next statement run). An update text
+// (DoPutCommandStatementUpdate) runs every statement and returns the sum
+// of the rows they inserted.
+//
+// # Status lines and warnings
+//
+// What the shell prints besides rows travels in gRPC metadata, one value
+// per line, UTF-8 percent-encoded as in grpc-message (bytes outside
+// printable ASCII and "%" as %XX): x-magnetar-status holds the status line
+// of each statement without rows ("CREATE TABLE", "INSERT 3", "USE db",
+// the job started by a continuous INSERT ... SELECT) and
+// x-magnetar-warning each warning, including those known only once the
+// rows were read (late rows dropped by watermarks or ignored by windows,
+// undecodable messages skipped). They come in the trailer of DoGet (the
+// statuses of the statements run before the result, and the warnings) and
+// in the response headers of DoPutCommandStatementUpdate (sent when the
+// statements are done, so clients that read only the first message see
+// them; gRPC's Go client fills a grpc.Header call option only once the
+// stream ended). The shell's --connect mode prints them exactly as in
+// local mode.
+//
+// # Transfer
+//
+// DoGet writes result batches with its own FlightData encoder (wire.go):
+// Arrow buffers of 16 KiB or more go to gRPC by reference (the batch is
+// released when gRPC has written them), so the only copy on the server is
+// into the socket buffer. Batches are at most about 2 MiB on the wire, a
+// goroutine pulls the next batch from the query while the previous one is
+// written, and nothing is compressed. Go clients read fastest with
+// flightclient.TransportOptions (16 MiB flow-control windows and a codec
+// that decodes FlightData with one copy); see docs/benchmarks.md.
+//
 // # Changelog column
 //
 // An updating result (a continuous query with an operator that retracts what

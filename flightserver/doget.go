@@ -32,9 +32,18 @@ func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_Do
 	if err != nil {
 		return f.FlightServer.DoGet(tkt, stream)
 	}
+	// The statuses and warnings of the statement go in the trailer, set
+	// last (after the producer is drained), whether the stream ends well
+	// or not.
+	ctx, box := withTrailerBox(stream.Context())
+	defer func() {
+		if md := box.get(); md.Len() > 0 {
+			stream.SetTrailer(md)
+		}
+	}()
 	// Ending the handler for any reason stops the producer, before the
 	// batches still queued are drained.
-	ctx, cancel := context.WithCancel(stream.Context())
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		sc *arrow.Schema

@@ -16,6 +16,7 @@ import (
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/sql"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -35,8 +36,12 @@ type query struct {
 	ctx    context.Context // cancelled when the query ends for any reason
 	cancel context.CancelCauseFunc
 
-	res      *engine.Result // nil for statements without rows
-	schema   *arrow.Schema  // wire schema (with __op when updating)
+	res *engine.Result // nil for statements without rows
+	// out collects the statuses and warnings of the statements run, sent
+	// in the trailer of the DoGet (written by the statement's goroutine
+	// before the result is parked, then by the streaming goroutine).
+	out      outcome
+	schema   *arrow.Schema // wire schema (with __op when updating)
 	updating bool
 
 	// noRows marks a finished statement without rows kept for its ticket.
@@ -128,11 +133,14 @@ func (r *queryRegistry) cancelAll() {
 
 func (r *queryRegistry) wait() { r.wg.Wait() }
 
-// startQuery runs text in the client's session until its first result with
-// rows is open, and parks that result. Statements without rows before it
-// are executed; if there is no result with rows the query has res == nil
-// and is already finished.
+// startQuery runs text in the client's session until its result with rows
+// (the last statement, see checkScript) is open, and parks that result.
+// Statements without rows before it are executed; if there is no result
+// with rows the query has res == nil and is already finished.
 func (s *Server) startQuery(ctx context.Context, cs *clientSession, text string) (*query, error) {
+	if err := checkScript(text); err != nil {
+		return nil, err
+	}
 	qctx, cancel := context.WithCancelCause(context.Background())
 	q := &query{
 		id: newID(), user: cs.user, created: time.Now(),
@@ -154,10 +162,13 @@ func (s *Server) startQuery(ctx context.Context, cs *clientSession, text string)
 		cs.mu.Lock()
 		locked := true
 		err := cs.sess.Run(qctx, text, func(r *engine.Result) error {
-			if r.Rows == nil || q.res != nil {
-				// A statement without rows, or a second result set in
-				// the same text (only the first is returned).
+			if r.Rows == nil {
+				q.out.add(r)
 				return nil
+			}
+			if q.res != nil {
+				// checkScript lets only the last statement return rows.
+				return &sql.Error{Msg: "only the last statement of a text may return rows", Line: r.Statement.Line, Column: r.Statement.Column}
 			}
 			q.res = r
 			q.updating = cs.sess.Mode() == catalog.Unbounded && updatingPlan(r.Rows)
@@ -259,6 +270,14 @@ func (s *Server) stream(ctx context.Context, q *query) <-chan flight.StreamChunk
 	go func() {
 		defer close(ch)
 		defer q.done()
+		// The trailer is complete before the result is released: its
+		// warnings include those found while reading the rows.
+		defer func() {
+			if q.res != nil {
+				q.out.add(q.res)
+			}
+			setTrailer(ctx, q.out.md())
+		}()
 		defer func() {
 			if q.res == nil {
 				s.queries.remove(q)

@@ -13,6 +13,7 @@ import (
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/sql"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -113,6 +114,11 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 
 // DoPutCommandStatementUpdate runs statements without rows (DDL, INSERT,
 // USE, SET) and returns the number of rows they inserted.
+//
+// The statements' status lines and warnings go in the response headers
+// (StatusKey, WarningKey): the statements are done before the response
+// is written, and clients such as arrow's Go ExecuteUpdate read only the
+// first message of the stream, so they would never see its trailer.
 func (s *Server) DoPutCommandStatementUpdate(ctx context.Context, cmd flightsql.StatementUpdate) (int64, error) {
 	n, err := s.execUpdate(ctx, s.session(ctx), cmd.GetQuery())
 	return n, toStatus(err)
@@ -122,12 +128,19 @@ func (s *Server) execUpdate(ctx context.Context, cs *clientSession, text string)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	var total int64
+	var out outcome
 	err := cs.sess.Run(ctx, text, func(r *engine.Result) error {
 		// A query sent as an update: its rows are not wanted. Closing
 		// without pulling also keeps a continuous query from running on.
 		total += affectedRows(r.Status)
+		out.add(r)
 		return nil
 	})
+	if md := out.md(); md != nil {
+		// Not every caller is a gRPC call with headers still to send
+		// (SetSessionOptions runs USE through here after its own).
+		_ = grpc.SetHeader(ctx, md)
+	}
 	return total, err
 }
 

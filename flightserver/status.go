@@ -1,0 +1,136 @@
+package flightserver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/magnetar-sql/magnetar/engine"
+	"github.com/magnetar-sql/magnetar/sql"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"google.golang.org/grpc/metadata"
+)
+
+// Metadata keys carrying what a statement reports besides rows. Values are
+// UTF-8 text, percent-encoded like grpc-message (bytes outside printable
+// ASCII and '%' as %XX), one value per status or warning, in order.
+const (
+	// StatusKey holds the status line of each statement without rows
+	// ("CREATE TABLE", "INSERT 3", "USE db", "JOB q1 STARTED ...").
+	StatusKey = "x-magnetar-status"
+	// WarningKey holds each warning: known before the statement ran, or
+	// only once its rows were read (late rows dropped, undecodable
+	// messages skipped).
+	WarningKey = "x-magnetar-warning"
+)
+
+// outcome is what statements report besides rows.
+type outcome struct {
+	statuses []string
+	warnings []string
+}
+
+// add notes a result's status and warnings; call it once its rows are
+// read (AllWarnings then includes the ones found while reading).
+func (o *outcome) add(r *engine.Result) {
+	if r.Rows == nil && r.Status != "" {
+		o.statuses = append(o.statuses, r.Status)
+	}
+	o.warnings = append(o.warnings, r.AllWarnings()...)
+}
+
+// md is the outcome as gRPC metadata (nil when empty).
+func (o *outcome) md() metadata.MD {
+	if len(o.statuses) == 0 && len(o.warnings) == 0 {
+		return nil
+	}
+	md := metadata.MD{}
+	for _, s := range o.statuses {
+		md.Append(StatusKey, escapeMD(s))
+	}
+	for _, w := range o.warnings {
+		md.Append(WarningKey, escapeMD(w))
+	}
+	return md
+}
+
+// escapeMD percent-encodes what may not appear in an HTTP/2 header value.
+func escapeMD(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// trailerBox carries a DoGet's trailer from the goroutine streaming the
+// result to the handler, which sets it on the stream.
+type trailerBox struct {
+	mu sync.Mutex
+	md metadata.MD
+}
+
+type trailerKey struct{}
+
+func withTrailerBox(ctx context.Context) (context.Context, *trailerBox) {
+	b := &trailerBox{}
+	return context.WithValue(ctx, trailerKey{}, b), b
+}
+
+func (b *trailerBox) set(md metadata.MD) {
+	b.mu.Lock()
+	b.md = md
+	b.mu.Unlock()
+}
+
+func (b *trailerBox) get() metadata.MD {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.md
+}
+
+// setTrailer hands md to the DoGet handler of ctx, if any.
+func setTrailer(ctx context.Context, md metadata.MD) {
+	if b, ok := ctx.Value(trailerKey{}).(*trailerBox); ok {
+		b.set(md)
+	}
+}
+
+// checkScript refuses a text of several statements in which one but the
+// last returns rows: a query result has one stream, and discarding the
+// rows of earlier queries (or running a continuous query that never ends
+// before the others) would surprise every client. Statements without rows
+// before the last one are run in order, so "CREATE ...; INSERT ...;
+// SELECT ..." works as a script. Texts that do not parse are left to the
+// engine, which reports the syntax error.
+func checkScript(text string) error {
+	stmts, err := sql.Parse(text)
+	if err != nil || len(stmts) < 2 {
+		return nil
+	}
+	for i, st := range stmts[:len(stmts)-1] {
+		if returnsRows(st.Node) {
+			return &sql.Error{
+				Msg: fmt.Sprintf("statement %d of %d returns rows: in a text of several statements only the last one may (send queries one at a time)",
+					i+1, len(stmts)),
+				Line: st.Line, Column: st.Column,
+			}
+		}
+	}
+	return nil
+}
+
+// returnsRows reports whether the engine answers a statement with rows.
+func returnsRows(n ast.StmtNode) bool {
+	switch n.(type) {
+	case *ast.SelectStmt, *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
+		return true
+	}
+	return false
+}
