@@ -103,6 +103,9 @@ func (s *Session) Set(name, value string) error {
 			return fmt.Errorf("invalid value %q for %s: want 'bounded' or 'continuous'", value, ModeSetting)
 		}
 	}
+	if err := checkSessionSetting(name, value); err != nil {
+		return err
+	}
 	s.settings[name] = value
 	return nil
 }
@@ -207,7 +210,7 @@ func (s *Session) Plan(ctx context.Context, st *sql.Statement) (planner.Node, er
 	if err != nil {
 		return nil, err
 	}
-	return planner.Optimize(planner.WithSession(ctx, s.mode, s.settings), n)
+	return planner.Optimize(planner.WithLateRows(planner.WithSession(ctx, s.mode, s.settings), s.lateRowsOpener()), n)
 }
 
 func (s *Session) query(ctx context.Context, st *sql.Statement) (*Result, error) {

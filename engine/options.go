@@ -64,7 +64,24 @@ var tableOptionDoc = map[string]func(v string, sch *arrow.Schema, meta []arrow.F
 		_, err := time.ParseDuration(v)
 		return err
 	},
-	"sink.producer_name": nil,
+	"sink.producer_name":    nil,
+	planner.OptionLateTopic: nil, // late_topic.go: a table name, created when missing
+}
+
+// sessionSettingCheck validates the values of session settings that have
+// a fixed form when they are SET (others are checked when a query uses them).
+var sessionSettingCheck = map[string]func(v string) error{
+	planner.SettingStateTTL: func(v string) error { _, err := planner.ParseStateTTL(v); return err },
+}
+
+// checkSessionSetting validates SET name = value ("" unsets).
+func checkSessionSetting(name, value string) error {
+	if check := sessionSettingCheck[name]; check != nil && strings.TrimSpace(value) != "" {
+		if err := check(value); err != nil {
+			return fmt.Errorf("invalid value %q for %s: %w", value, name, err)
+		}
+	}
+	return nil
 }
 
 func checkInterval(v string, _ *arrow.Schema, _ []arrow.Field) error {

@@ -54,6 +54,9 @@ func (bl *Builder) buildStream(n Node, kids []exec.Operator, mem memory.Allocato
 	case *Watermark:
 		op, err := buildWatermark(x, kids[0], mem)
 		return op, true, err
+	case *StateTTL:
+		op, err := buildStateTTL(x, kids[0])
+		return op, true, err
 	case *IntervalJoin:
 		if changelog(x.Left, bl.Mode) || changelog(x.Right, bl.Mode) {
 			return nil, true, fmt.Errorf("unsupported: interval join over a changelog input")
@@ -106,12 +109,28 @@ func buildWatermark(x *Watermark, child exec.Operator, mem memory.Allocator) (ex
 		}
 		op, timeCol = p, len(in)
 	}
-	wa, err := exec.NewWatermarkAssigner(op, timeCol, x.Delay, exec.WatermarkOptions{
+	opts := exec.WatermarkOptions{
 		PartitionCol: x.PartitionCol, Partitions: x.Partitions, IdleTimeout: x.Idle, AllowedLateness: x.Lateness, Mem: mem,
-	})
+		KeepLate: x.KeepLate,
+	}
+	lq, err := lateQueue(x, mem)
 	if err != nil {
 		op.Close()
 		return nil, err
+	}
+	if lq != nil {
+		opts.LateSink = lq.Sink
+	}
+	var wa exec.Operator
+	if wa, err = exec.NewWatermarkAssigner(op, timeCol, x.Delay, opts); err != nil {
+		op.Close()
+		if lq != nil {
+			lq.Finish()
+		}
+		return nil, err
+	}
+	if lq != nil {
+		wa = exec.NewLateRowsTap(wa, lq)
 	}
 	if x.Keep == len(op.Schema().Fields()) {
 		return wa, nil

@@ -297,7 +297,14 @@ func rankBound(e expr.Expr, rn int) (int64, bool) {
 // last: it adds columns to scans.
 func assignWatermarks(ctx context.Context, n Node) (Node, error) {
 	p := &wmPlacer{sess: sessionFrom(ctx)}
-	return p.walk(n)
+	n, err := p.walk(n)
+	if err != nil {
+		return nil, err
+	}
+	if n, err = placeStateTTL(ctx, n); err != nil {
+		return nil, err
+	}
+	return routeLateRows(ctx, n)
 }
 
 type wmPlacer struct {
@@ -398,7 +405,7 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 	case *Scan:
 		wm, late, err := p.atScan(x, col)
 		return wm, err == nil, late, err
-	case *Filter, *Limit, *Deduplicate:
+	case *Filter, *Limit, *Deduplicate, *StateTTL:
 		return one(n.Children()[0], col)
 	case *StreamTopN:
 		if col < len(x.Child.Schema()) {

@@ -179,6 +179,11 @@ type Watermark struct {
 	Keep       int
 	// Source says where the event time came from, for EXPLAIN.
 	Source string
+	// KeepLate: the watermarks only clock a state TTL (state_ttl.go); no
+	// row is dropped.
+	KeepLate bool
+	// Late, if set, receives the rows dropped as late (late_rows.go).
+	Late *LateRows
 }
 
 // Schema implements Node.
@@ -207,6 +212,12 @@ func (w *Watermark) String() string {
 	}
 	if w.Lateness > 0 {
 		s += fmt.Sprintf(" lateness=%s", w.Lateness)
+	}
+	if w.KeepLate {
+		s += " keep_late (state TTL clock)"
+	}
+	if w.Late != nil {
+		s += " late_topic=" + w.Late.Topic
 	}
 	return s
 }
