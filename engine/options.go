@@ -66,6 +66,13 @@ var tableOptionDoc = map[string]func(v string, sch *arrow.Schema, meta []arrow.F
 	},
 	"sink.producer_name":    nil,
 	planner.OptionLateTopic: nil, // late_topic.go: a table name, created when missing
+	planner.OptionChangelogMode: func(v string, _ *arrow.Schema, _ []arrow.Field) error { // planner/upsert.go
+		switch strings.ToLower(v) {
+		case "upsert", "append":
+			return nil
+		}
+		return fmt.Errorf("want upsert or append")
+	},
 }
 
 // sessionSettingCheck validates the values of session settings that have

@@ -36,12 +36,19 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if lt, ok := left.(*lookupTable); ok {
+		return nil, nil, b.errAt(lt.scan.TableName, "AS OF TIMESTAMP PROCTIME() marks the table side of a lookup join: put %s on the right of JOIN or LEFT JOIN", lt.scan.TableName)
+	}
 	if j.Right == nil {
 		return left, lsc, nil
 	}
 	right, rsc, err := b.bindTableRef(j.Right, outer)
 	if err != nil {
 		return nil, nil, err
+	}
+	lookup, isLookup := right.(*lookupTable)
+	if isLookup && (len(j.Using) > 0 || j.NaturalJoin) {
+		return nil, nil, b.errAt(lookup.scan.TableName, "lookup join with %s: write the condition with ON, not USING or NATURAL", lookup.scan.TableName)
 	}
 	// Each table in a FROM clause needs its own name, as in MySQL.
 	lq := map[string]bool{}
@@ -111,6 +118,13 @@ func (b *Binder) bindJoin(j *ast.Join, outer *scope) (Node, *scope, error) {
 			return nil, nil, err
 		}
 		cond = andExpr(cond, on)
+	}
+	if isLookup {
+		node, err := b.bindLookupJoin(left, lookup, j.Tp, cond)
+		if err != nil {
+			return nil, nil, err
+		}
+		return node, &scope{cols: node.Schema(), outer: outer}, nil
 	}
 	node, err := makeJoin(left, right, typ, cond)
 	if err != nil {
@@ -203,7 +217,8 @@ func (b *Binder) bindTableRef(n ast.ResultSetNode, outer *scope) (Node, *scope, 
 
 func (b *Binder) bindTableName(tn *ast.TableName, alias string) (Node, error) {
 	var asOf int64
-	if tn.AsOf != nil {
+	procTime := tn.AsOf != nil && isProcTime(tn.AsOf)
+	if tn.AsOf != nil && !procTime {
 		var err error
 		if asOf, err = b.bindAsOf(tn.AsOf); err != nil {
 			return nil, err
@@ -236,6 +251,17 @@ func (b *Binder) bindTableName(tn *ast.TableName, alias string) (Node, error) {
 	}
 	s := NewScan(db, name, tab, q)
 	s.AsOf = asOf
+	if procTime {
+		return &lookupTable{scan: s}, nil
+	}
+	if isUpsertTable(tab) {
+		// Latest row per key (see upsert.go).
+		u, err := newUpsertMaterialize(s)
+		if err != nil {
+			return nil, b.errAt(tn.Name.O, "table %s: %v", name, err)
+		}
+		return u, nil
+	}
 	return s, nil
 }
 

@@ -13,6 +13,9 @@ import (
 // interval joins, deduplication, streaming Top-N); ok is false for other
 // node types.
 func (bl *Builder) buildStream(n Node, kids []exec.Operator, mem memory.Allocator) (op exec.Operator, ok bool, err error) {
+	if op, ok, err := bl.buildUpsert(n, kids, mem); ok { // upsert.go
+		return op, true, err
+	}
 	switch x := n.(type) {
 	case *WindowAggregate:
 		G := len(x.Groups)
@@ -162,6 +165,8 @@ func changelog(n Node, mode catalog.Mode) bool {
 		return x.Spec.AllowedLateness > 0 || changelog(x.Child, mode)
 	case *Deduplicate:
 		return true
+	case *UpsertMaterialize: // upsert.go: only a continuous read emits updates
+		return mode == catalog.Unbounded
 	case *StreamTopN:
 		return true
 	case *Join:

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/schema"
 )
 
@@ -41,6 +42,12 @@ type worker struct {
 	kv   bool
 	buf  []byte
 	rows int
+	// tomb decodes tombstones of a table with a primary key (nil for
+	// other tables, whose empty payloads stay undecodable); see upsert.go.
+	tomb *tombstoneDecoder
+	// boot: an unbounded scan of an upsert table that selects
+	// __tombstone marks when every partition has caught up (upsert.go).
+	boot bool
 }
 
 // msgCtx is what metadata columns need besides the message.
@@ -52,6 +59,7 @@ type msgCtx struct {
 	id      pulsar.MessageID
 	idStr   []byte
 	hasVers bool
+	tomb    int8 // __tombstone: 0 FALSE, 1 TRUE, 2 NULL (bootstrap marker)
 }
 
 func (s *source) newWorker() *worker {
@@ -64,10 +72,16 @@ func (s *source) newWorker() *worker {
 		bad:  map[int64]error{},
 		kv:   s.t.info.Type == schema.TypeKeyValue,
 	}
+	if len(s.t.def.PrimaryKey) > 0 {
+		w.tomb = newTombstoneDecoder(s.target, s.t.def.PrimaryKey)
+	}
 	if len(s.metas) > 0 {
 		w.mbld = array.NewRecordBuilder(mem, arrow.NewSchema(s.bschema.Fields()[w.nvis:], nil))
 		for j, m := range s.metas {
 			w.meta = append(w.meta, metaAppender(m, w.mbld.Field(j)))
+			if m == metaTombstone && s.mode == catalog.Unbounded && s.t.Upsert() {
+				w.boot = true
+			}
 		}
 	}
 	return w
@@ -156,6 +170,15 @@ func metaAppender(m int, b array.Builder) func(pulsar.Message, *msgCtx) {
 			for _, k := range sortedKeys(props) {
 				kb.Append(k)
 				vb.Append(props[k])
+			}
+		}
+	case metaTombstone:
+		bb := b.(*array.BooleanBuilder)
+		return func(_ pulsar.Message, mc *msgCtx) {
+			if mc.tomb == 2 {
+				bb.AppendNull()
+			} else {
+				bb.Append(mc.tomb == 1)
 			}
 		}
 	case metaSchemaVersion:
@@ -319,7 +342,20 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 		return s.send(ctx, result{rec: rec, part: sg.part})
 	}
 
+	caught := !w.boot || sg.bounded
 	for {
+		if !caught && !r.HasNext() {
+			// Read up to the end the partition had: when it is the last
+			// partition to get there, the bootstrap of the upsert
+			// operators above is complete.
+			caught = true
+			if s.caughtUp() {
+				w.appendMarker()
+				if !flush() {
+					return nil
+				}
+			}
+		}
 		nctx, ncancel := ctx, context.CancelFunc(nil)
 		switch {
 		case w.rows > 0:
@@ -390,6 +426,19 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte, mc *msgCtx) error {
 	mc.ver, mc.hasVers = schemaVersion(msg.SchemaVersion())
 	mc.id = msg.ID()
+	mc.tomb = 0
+	if w.tomb != nil && isTombstone(msg, payload) {
+		w.tomb.key = msg.Key()
+		if err := w.bb.Append(w.tomb, nil, nil); err != nil {
+			return err // cannot happen: the tombstone decoder does not fail
+		}
+		mc.tomb = 1
+		for _, f := range w.meta {
+			f(msg, mc)
+		}
+		w.rows++
+		return nil
+	}
 	dec, err := w.decoder(ctx, mc.ver)
 	if err == nil {
 		var key []byte
@@ -418,6 +467,18 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 	}
 	w.rows++
 	return nil
+}
+
+// appendMarker appends the bootstrap marker row: NULL in every column.
+func (w *worker) appendMarker() {
+	w.tomb.key = ""
+	_ = w.bb.Append(w.tomb, nil, nil) // never fails
+	if w.mbld != nil {
+		for j := range w.mbld.Schema().NumFields() {
+			w.mbld.Field(j).AppendNull()
+		}
+	}
+	w.rows++
 }
 
 // appendAnyVersion decodes a message that carries no schema version (the

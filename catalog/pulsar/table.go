@@ -29,6 +29,9 @@ const (
 	ColSequenceID    = "__sequence_id"
 	ColProperties    = "__properties"
 	ColSchemaVersion = "__schema_version"
+	// ColTombstone is TRUE for a delete marker of a table with a primary
+	// key (see upsert.go), FALSE for other rows.
+	ColTombstone = "__tombstone"
 )
 
 // OptionPrefix prefixes table options stored as topic or schema properties.
@@ -56,6 +59,7 @@ var metaFields = []arrow.Field{
 	{Name: ColSequenceID, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 	{Name: ColProperties, Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.BinaryTypes.String), Nullable: true},
 	{Name: ColSchemaVersion, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: ColTombstone, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 }
 
 // Indices into metaFields.
@@ -70,6 +74,7 @@ const (
 	metaSequenceID
 	metaProperties
 	metaSchemaVersion
+	metaTombstone
 )
 
 // MetadataFields returns the metadata columns every Pulsar table has.
