@@ -75,7 +75,8 @@ func TestStateTTLPlans(t *testing.T) {
 		t.Fatalf("want an error about the missing event time, got %v", err)
 	}
 	mustRun(t, s, "SET magnetar.event_time = 'ts'")
-	for _, q := range []string{agg, join} {
+	dedup := `SELECT uid, ts, amount FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY ts) AS rn FROM clicks) t WHERE rn = 1`
+	for _, q := range []string{agg, join, dedup} {
 		plan := explainText(t, s, q)
 		if !strings.Contains(plan, "StateTTL ttl=1h0m0s") || !strings.Contains(plan, "keep_late") {
 			t.Errorf("plan of %s lacks the TTL or its watermark clock:\n%s", q, plan)
