@@ -36,6 +36,21 @@
 // (DoPutCommandStatementUpdate) runs every statement and returns the sum
 // of the rows they inserted.
 //
+// JDBC prepares every statement and reads the result schema to tell a
+// query from an update, and that schema exists only once the statements
+// before the last have run (they may create the table it reads). So
+// preparing a text of several statements ending in a query runs it then,
+// and the first execution streams that run's result; later executions
+// run the text again. Such texts take no ? parameters. GetSchema of a
+// text of several statements plans the last one without running the
+// others.
+//
+// # Type information
+//
+// GetXdbcTypeInfo lists the SQL types CREATE TABLE takes with their XDBC
+// (JDBC/ODBC) codes, ordered by code; BOOLEAN is XDBC_BIT. (The Arrow
+// Flight SQL JDBC driver 18.3 does not call it: its getTypeInfo is empty.)
+//
 // # Status lines and warnings
 //
 // What the shell prints besides rows travels in gRPC metadata, one value

@@ -28,6 +28,9 @@ type prepared struct {
 	params  []param
 	query   bool          // returns rows
 	dataset *arrow.Schema // result schema of a query
+	// pending is a text of several statements run at prepare time (see
+	// prepareScript), parked for its first execution.
+	pending *query
 
 	mu       sync.Mutex
 	bound    [][]string // literal rows
@@ -85,14 +88,17 @@ func isQuery(n ast.StmtNode) bool {
 	return false
 }
 
-// describe returns the schema of the first statement of text that returns
-// rows (an empty schema if none does). Plain queries are planned, not run;
+// describe returns the schema of the result of text (an empty schema if
+// no statement returns rows; several statements: see describeScript). Plain queries are planned, not run;
 // SHOW, EXPLAIN and continuous queries (whose changelog column depends on
 // the built operators) are opened and closed at once.
 func (s *Server) describe(ctx context.Context, cs *clientSession, text string) (*arrow.Schema, error) {
 	stmts, err := sql.Parse(text)
 	if err != nil {
 		return nil, err
+	}
+	if len(stmts) > 1 {
+		return s.describeScript(ctx, cs, stmts, text)
 	}
 	for i := range stmts {
 		if !isQuery(stmts[i].Node) {
@@ -153,11 +159,17 @@ func (s *Server) CreatePreparedStatement(ctx context.Context, req flightsql.Acti
 	cat := s.catalogFor(ctx)
 	p := &prepared{
 		id: newID(), user: cs.user, session: cs, text: text,
-		params:   findParams(ctx, stmts, cat, db),
-		query:    isQuery(stmts[0].Node),
+		params: findParams(ctx, stmts, cat, db),
+		// The last statement's rows are the result (see checkScript).
+		query:    isQuery(stmts[len(stmts)-1].Node),
 		lastUsed: time.Now(),
 	}
-	if p.query {
+	if len(stmts) > 1 {
+		if err := s.prepareScript(ctx, cs, p); err != nil {
+			return res, toStatus(err)
+		}
+		res.DatasetSchema = p.dataset
+	} else if p.query {
 		zeros := make([]string, len(p.params))
 		for i, pa := range p.params {
 			zeros[i] = zeroLiteral(pa.typ)
@@ -194,6 +206,9 @@ func (s *Server) ClosePreparedStatement(ctx context.Context, req flightsql.Actio
 	s.prepared.mu.Lock()
 	delete(s.prepared.byID, p.id)
 	s.prepared.mu.Unlock()
+	if q := p.takePending(); q != nil {
+		q.cancel(errors.New("prepared statement closed"))
+	}
 	return nil
 }
 
@@ -280,9 +295,11 @@ func (s *Server) GetFlightInfoPreparedStatement(ctx context.Context, cmd flights
 	if cs == nil {
 		cs = p.session
 	}
-	q, err := s.startQuery(ctx, cs, text)
-	if err != nil {
-		return nil, toStatus(err)
+	q := p.takePending()
+	if q == nil {
+		if q, err = s.startQuery(ctx, cs, text); err != nil {
+			return nil, toStatus(err)
+		}
 	}
 	info, err := s.flightInfo(q, desc)
 	if err != nil {
@@ -316,9 +333,11 @@ func (s *Server) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Prepa
 	if err != nil {
 		return nil, nil, err
 	}
-	q, err := s.startQuery(ctx, p.session, text)
-	if err != nil {
-		return nil, nil, toStatus(err)
+	q := p.takePending()
+	if q == nil {
+		if q, err = s.startQuery(ctx, p.session, text); err != nil {
+			return nil, nil, toStatus(err)
+		}
 	}
 	if !q.claim() {
 		return nil, nil, status.Error(codes.Canceled, "query cancelled")

@@ -8,7 +8,6 @@ import (
 
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/sql"
-	"github.com/pingcap/tidb/pkg/parser/ast"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -115,7 +114,7 @@ func checkScript(text string) error {
 		return nil
 	}
 	for i, st := range stmts[:len(stmts)-1] {
-		if returnsRows(st.Node) {
+		if isQuery(st.Node) {
 			return &sql.Error{
 				Msg: fmt.Sprintf("statement %d of %d returns rows: in a text of several statements only the last one may (send queries one at a time)",
 					i+1, len(stmts)),
@@ -124,13 +123,4 @@ func checkScript(text string) error {
 		}
 	}
 	return nil
-}
-
-// returnsRows reports whether the engine answers a statement with rows.
-func returnsRows(n ast.StmtNode) bool {
-	switch n.(type) {
-	case *ast.SelectStmt, *ast.SetOprStmt, *ast.ShowStmt, *ast.ExplainStmt:
-		return true
-	}
-	return false
 }

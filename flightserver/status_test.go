@@ -3,6 +3,7 @@ package flightserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -187,4 +188,44 @@ func updateWithHeaders(t *testing.T, ctx context.Context, cl *flightsql.Client, 
 		t.Fatal(err)
 	}
 	return n, hdr
+}
+
+// A prepared text of several statements runs when prepared (its result
+// schema needs the statements before the last), its first execution
+// streams that run's result, and later executions run it again.
+func TestPreparedMultiStatement(t *testing.T) {
+	ts := startServer(t, nil)
+	cl := dial(t, ts.addr, clientOpts{})
+	ctx := tctx(t)
+
+	ps, err := cl.Prepare(ctx, "CREATE TABLE m (x INT);\nINSERT INTO m VALUES (1), (2);\nSELECT SUM(x) AS s FROM m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close(ctx)
+	if sc := ps.DatasetSchema(); sc == nil || sc.NumFields() != 1 || sc.Field(0).Name != "s" {
+		t.Fatalf("dataset schema %v", sc)
+	}
+	info, err := ps.Execute(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, rows := fetch(t, ctx, cl, info); joinRows(rows) != "3" {
+		t.Errorf("first execution %q, want 3", joinRows(rows))
+	}
+	// The second execution runs the text again: the table exists now.
+	if _, err := ps.Execute(ctx); status.Code(err) != codes.AlreadyExists && !strings.Contains(fmt.Sprint(err), "exists") {
+		t.Errorf("second execution: %v, want the CREATE TABLE to fail", err)
+	}
+	_, rows := runQuery(t, ctx, cl, "SELECT COUNT(*) FROM m")
+	if joinRows(rows) != "2" {
+		t.Errorf("rows inserted %q, want 2 (the text ran once)", joinRows(rows))
+	}
+
+	if _, err := cl.Prepare(ctx, "SELECT 1 AS a; INSERT INTO m VALUES (3)"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("query before the last statement prepared: %v", err)
+	}
+	if _, err := cl.Prepare(ctx, "INSERT INTO m VALUES (?); SELECT x FROM m"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("parameters in a text of several statements: %v", err)
+	}
 }
