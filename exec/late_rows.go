@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -45,12 +46,12 @@ type LateRowsQueue struct {
 
 	q       chan arrow.RecordBatch
 	done    chan struct{}
-	queued  atomic.Int64
 	written atomic.Int64
 	lost    atomic.Int64
 	errMu   sync.Mutex
 	err     error
 	once    sync.Once
+	pending sync.WaitGroup // queued batches not yet written
 }
 
 // NewLateRowsQueue starts a queue writing rows of schema (column i taken
@@ -71,6 +72,7 @@ func (l *LateRowsQueue) run() {
 		n := rec.NumRows()
 		err := l.out.Write(context.Background(), rec)
 		rec.Release()
+		l.pending.Done()
 		if err != nil {
 			l.fail(n, err)
 			continue
@@ -110,10 +112,11 @@ func (l *LateRowsQueue) Sink(rec arrow.RecordBatch, rows []int) {
 		l.fail(n, err)
 		return
 	}
-	l.queued.Add(n)
+	l.pending.Add(1)
 	select {
 	case l.q <- out:
 	default:
+		l.pending.Done()
 		out.Release()
 		l.fail(n, fmt.Errorf("%d batches of late rows already waiting", lateQueueBatches))
 	}
@@ -137,6 +140,9 @@ func (l *LateRowsQueue) Finish() error {
 	defer l.errMu.Unlock()
 	return l.err
 }
+
+// Drain waits until every queued batch was handed to the output.
+func (l *LateRowsQueue) Drain() { l.pending.Wait() }
 
 // Written is the number of late rows the output took.
 func (l *LateRowsQueue) Written() int64 { return l.written.Load() }
@@ -206,3 +212,20 @@ func (t *LateRowsTap) Queue() *LateRowsQueue { return t.q }
 
 // String implements Operator.
 func (t *LateRowsTap) String() string { return "LateRows(to=" + t.q.out.Name() + ")" }
+
+// State makes the tap checkpointable (jobs refuse operators they do not
+// know to be stateless): it keeps nothing, and a snapshot waits until the
+// late rows queued so far were handed to the output, so that a checkpoint
+// does not pass late rows still in the queue (the output itself is not
+// transactional: late rows are written at least once at best).
+func (t *LateRowsTap) State() State { return lateTapState{t.q} }
+
+type lateTapState struct{ q *LateRowsQueue }
+
+func (s lateTapState) Entries() int     { return 0 }
+func (s lateTapState) SizeBytes() int64 { return 0 }
+func (s lateTapState) Snapshot(io.Writer) error {
+	s.q.Drain()
+	return nil
+}
+func (s lateTapState) Restore(io.Reader) error { return nil }
