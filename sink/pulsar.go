@@ -85,7 +85,30 @@ type Options struct {
 	ProducerName string
 	// MaxPendingMessages bounds messages in flight (default: client default).
 	MaxPendingMessages int
+	// DeadLetterTopic, when set, receives the messages the topic refuses
+	// as too large (over the broker's maxMessageSize) instead of failing
+	// the write: each with its key, event time, payload and properties,
+	// plus PropDeadLetterReason, PropDeadLetterTopic and
+	// PropDeadLetterBytes. Its producer chunks messages, so the whole
+	// payload fits; it writes in the same transaction as the topic.
+	DeadLetterTopic string
+	// MaxMessageBytes is the broker's maxMessageSize (default
+	// DefaultMaxMessageBytes, Pulsar's default): with a dead-letter topic,
+	// larger payloads go there without being offered to the topic's
+	// producer, because a refused message would also fail the transaction
+	// it was sent in.
+	MaxMessageBytes int
 }
+
+// DefaultMaxMessageBytes is Pulsar's default maxMessageSize (5 MiB).
+const DefaultMaxMessageBytes = 5 << 20
+
+// Properties of dead-letter messages (Options.DeadLetterTopic).
+const (
+	PropDeadLetterReason = "magnetar.dead_letter.reason"
+	PropDeadLetterTopic  = "magnetar.dead_letter.topic"
+	PropDeadLetterBytes  = "magnetar.dead_letter.bytes"
+)
 
 // PulsarWriter is a catalog.Writer producing to one topic (all partitions).
 // Write and Flush must not be called concurrently.
@@ -102,6 +125,10 @@ type PulsarWriter struct {
 	evTime   func(arrow.Array, int) (time.Time, bool)
 	txn      pulsar.Transaction
 	callback func(pulsar.MessageID, *pulsar.ProducerMessage, error)
+
+	dlq         pulsar.Producer // Options.DeadLetterTopic (nil: none)
+	dlqCallback func(pulsar.MessageID, *pulsar.ProducerMessage, error)
+	deadLetters atomic.Int64 // messages the dead-letter topic acknowledged
 
 	errMu    sync.Mutex
 	firstErr error
@@ -185,15 +212,65 @@ func NewPulsarWriter(client pulsar.Client, topic string, info schema.Info, src *
 		return nil, fmt.Errorf("sink: producer on %s: %w", topic, err)
 	}
 	w.producer = p
-	w.callback = func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+	w.callback = func(_ pulsar.MessageID, msg *pulsar.ProducerMessage, err error) {
 		if err != nil {
+			if w.dlq != nil && errors.Is(err, pulsar.ErrMessageTooLarge) {
+				w.deadLetter(msg, err)
+				return
+			}
 			w.failed.Add(1)
 			w.setErr(fmt.Errorf("sink: send to %s: %w", topic, err))
 			return
 		}
 		w.sent.Add(1)
 	}
+	if opts.DeadLetterTopic != "" {
+		// Chunking needs batching off; it splits a message over the
+		// broker's size limit into several, which readers reassemble.
+		dlq, err := client.CreateProducer(pulsar.ProducerOptions{
+			Topic: opts.DeadLetterTopic, DisableBatching: true, EnableChunking: true,
+			CompressionType: comp, SendTimeout: po.SendTimeout,
+		})
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("sink: dead-letter producer on %s: %w", opts.DeadLetterTopic, err)
+		}
+		w.dlq = dlq
+		w.dlqCallback = func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			if err != nil {
+				w.failed.Add(1)
+				w.setErr(fmt.Errorf("sink: send to dead-letter topic %s: %w", opts.DeadLetterTopic, err))
+				return
+			}
+			w.deadLetters.Add(1)
+		}
+	}
 	return w, nil
+}
+
+func (w *PulsarWriter) maxBytes() int {
+	if w.opts.MaxMessageBytes > 0 {
+		return w.opts.MaxMessageBytes
+	}
+	return DefaultMaxMessageBytes
+}
+
+// deadLetter sends a message the topic refused as too large to the
+// dead-letter topic, in the same transaction: from Write when the payload
+// is over the limit, or from the producer's callback when the broker's
+// limit is lower than Options.MaxMessageBytes (the producer calls back from
+// SendAsync itself for this error, so on the writer's goroutine).
+func (w *PulsarWriter) deadLetter(msg *pulsar.ProducerMessage, cause error) {
+	props := make(map[string]string, len(msg.Properties)+3)
+	for k, v := range msg.Properties {
+		props[k] = v
+	}
+	props[PropDeadLetterReason] = cause.Error()
+	props[PropDeadLetterTopic] = w.topic
+	props[PropDeadLetterBytes] = strconv.Itoa(len(msg.Payload))
+	d := &pulsar.ProducerMessage{Payload: msg.Payload, Key: msg.Key, EventTime: msg.EventTime,
+		Properties: props, Transaction: msg.Transaction}
+	w.dlq.SendAsync(context.Background(), d, w.dlqCallback)
 }
 
 // checkFit rejects, before anything is written, columns that are not in the
@@ -326,6 +403,9 @@ func (w *PulsarWriter) Err() error {
 // Sent returns how many messages the broker acknowledged so far.
 func (w *PulsarWriter) Sent() int64 { return w.sent.Load() }
 
+// DeadLettered returns how many messages went to the dead-letter topic.
+func (w *PulsarWriter) DeadLettered() int64 { return w.deadLetters.Load() }
+
 // Write implements catalog.Writer: it encodes every row of b and hands the
 // messages to the producer without waiting for acknowledgements. The batch is
 // not retained.
@@ -382,6 +462,10 @@ func (w *PulsarWriter) Write(ctx context.Context, b exec.Batch) error {
 				return fmt.Errorf("sink: %s row %d: %w", w.topic, i, err)
 			}
 			msg.Payload = arena[start:len(arena):len(arena)]
+			if w.dlq != nil && len(msg.Payload) > w.maxBytes() {
+				w.deadLetter(msg, fmt.Errorf("%w: %d bytes, limit %d", pulsar.ErrMessageTooLarge, len(msg.Payload), w.maxBytes()))
+				continue
+			}
 		}
 		w.queued++
 		w.producer.SendAsync(ctx, msg, w.callback)
@@ -466,6 +550,12 @@ func (w *PulsarWriter) Flush(ctx context.Context) error {
 	if err := w.producer.FlushWithCtx(ctx); err != nil {
 		w.setErr(fmt.Errorf("sink: flush %s: %w", w.topic, err))
 	}
+	// After the topic's flush: its callbacks have queued every dead letter.
+	if w.dlq != nil {
+		if err := w.dlq.FlushWithCtx(ctx); err != nil {
+			w.setErr(fmt.Errorf("sink: flush dead-letter topic %s: %w", w.opts.DeadLetterTopic, err))
+		}
+	}
 	return w.Err()
 }
 
@@ -478,5 +568,8 @@ func (w *PulsarWriter) Close(ctx context.Context) error {
 	err := w.Flush(ctx)
 	w.closed = true
 	w.producer.Close()
+	if w.dlq != nil {
+		w.dlq.Close()
+	}
 	return err
 }
