@@ -118,7 +118,15 @@ func (s hashAggState) Restore(r io.Reader) error {
 		m.Release()
 	}
 	h.pending = pending
-	if t := h.ttl; t != nil {
+	if h.ttl == nil && len(d.b) != 0 {
+		// Taken with a TTL, restored without: the groups stay for good.
+		h.ttl = &aggTTL{wm: minInt64}
+		err := h.restoreTTL(d, len(rows))
+		h.ttl = nil
+		if err != nil {
+			return err
+		}
+	} else if t := h.ttl; t != nil {
 		h.ttl = &aggTTL{ttl: t.ttl, wm: minInt64}
 		if len(d.b) != 0 {
 			if err := h.restoreTTL(d, len(rows)); err != nil {
