@@ -407,6 +407,8 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 		return wm, err == nil, late, err
 	case *Filter, *Limit, *Deduplicate, *StateTTL:
 		return one(n.Children()[0], col)
+	case *LookupJoin: // upsert.go: its left columns come from the stream
+		return x.traceLeft(p, col)
 	case *StreamTopN:
 		if col < len(x.Child.Schema()) {
 			return one(x.Child, col)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
@@ -273,6 +274,20 @@ func (j *LookupJoin) pruneCols(req map[int]bool) (Node, []int) {
 		}
 	}
 	return n, m
+}
+
+// traceLeft follows a time column of the join's output into its left
+// input (the stream), so the watermark goes above the stream's scan; the
+// table side's times are not event times of the output.
+func (j *LookupJoin) traceLeft(p *wmPlacer, col int) (Node, bool, time.Duration, error) {
+	if col >= len(j.Left.Schema()) {
+		return j, false, 0, nil
+	}
+	nc, found, late, err := p.trace(j.Left, col)
+	if err != nil || !found {
+		return j, found, late, err
+	}
+	return j.WithChildren([]Node{nc, j.Right}), true, late, nil
 }
 
 var (
