@@ -274,6 +274,11 @@ func lookupJoin(t *testing.T, ddl string) {
 	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp', 10), (2, 'chair', 20), (3, 'desk', 30)")
 	mustRun(t, e.s, "INSERT INTO auction VALUES (2, 'chair v2', 21)")
 	const q = "SELECT b.auction, b.price, a.item FROM bid b LEFT JOIN auction a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id"
+	plan := strings.Join(e.rows("EXPLAIN "+q), "\n")
+	t.Logf("plan:\n%s", plan)
+	if !strings.Contains(plan, "LookupLeftJoin on auction#0 = id#0 (proctime; key=__key tombstone=__tombstone primary_key=[id])") {
+		t.Fatalf("EXPLAIN shows no lookup join:\n%s", plan)
+	}
 	r := e.continuous(q)
 	mustRun(t, e.s, "INSERT INTO bid VALUES (1, 100), (2, 200), (8, 800)")
 	got := r.wait(t, 3)
