@@ -797,7 +797,7 @@ var errTxnUnsettled = errors.New("the previous run's transaction is not settled 
 
 // settleWait bounds how long a starting run waits for its predecessor's
 // transaction to settle before it restarts and asks again.
-const settleWait = 30 * time.Second
+var settleWait = 30 * time.Second
 
 // endPredecessorTxn ends the transaction the job's previous run announced
 // last, if it is still open, by aborting it through the admin API
@@ -815,6 +815,13 @@ func (m *Manager) endPredecessorTxn(ctx context.Context, name string) error {
 	if err != nil || txn == "" {
 		return err
 	}
+	return m.settleTxn(ctx, name, txn)
+}
+
+// settleTxn aborts transaction txn ("most:least") if the coordinator has
+// it open, and waits (up to settleWait) until the coordinator no longer
+// knows it.
+func (m *Manager) settleTxn(ctx context.Context, name, txn string) error {
 	most, least, ok := strings.Cut(txn, ":")
 	if !ok {
 		return fmt.Errorf("state of job %s: bad transaction id %q", name, txn)
@@ -848,6 +855,12 @@ func (m *Manager) endPredecessorTxn(ctx context.Context, name string) error {
 				m.log.Debug("jobs: abort of the previous run's transaction refused; asking again", "job", name, "txn", txn, "http", code, "body", firstLine(body))
 			}
 		case code == http.StatusOK && (strings.EqualFold(st.Status, "COMMITTED") || strings.EqualFold(st.Status, "ABORTED")):
+			return nil
+		case code != http.StatusOK && code/100 != 5:
+			// Refused (authentication, an older broker without the
+			// endpoint): asking again will not help.
+			m.log.Warn("jobs: cannot end the previous run's transaction; readers of the output wait until it times out",
+				"job", name, "txn", txn, "http", code, "body", firstLine(body))
 			return nil
 		}
 		// COMMITTING, ABORTING, or a coordinator not ready after a restart.
