@@ -538,3 +538,79 @@ func loadAvg() string {
 	}
 	return f[0]
 }
+
+// BenchmarkCatchUpPulsar measures a continuous scan reading a backlog
+// (MAGNETAR_CATCHUP_BIDS Nexmark bids, default 300000, produced first): rows
+// per second, process CPU per million rows and rows per batch. A scan that
+// flushes batches early for latency must keep its batches large here.
+//
+//	go test ./engine -run '^$' -bench CatchUp -benchtime 1x
+func BenchmarkCatchUpPulsar(b *testing.B) {
+	serviceURL, adminURL := testbroker.Require(b)
+	n, err := strconv.ParseInt(envOr("MAGNETAR_CATCHUP_BIDS", "300000"), 10, 64)
+	if err != nil || n <= 0 {
+		b.Fatalf("MAGNETAR_CATCHUP_BIDS: want a positive integer")
+	}
+	ns := testbroker.Namespace(b, adminURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// Nexmark's mix is 46 bids in 50 events.
+	st, err := nexmark.Produce(ctx, nexmark.Config{Events: n * 50 / 46}, nexmark.ProduceOptions{ServiceURL: serviceURL, AdminURL: adminURL, Namespace: ns})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	cat, err := cpulsar.New(ctx, cpulsar.Config{ServiceURL: serviceURL, AdminURL: adminURL, Allocator: mem})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close()
+	for _, linger := range strings.Split(envOr("MAGNETAR_LATENCY_LINGER", "default,5ms"), ",") {
+		linger = strings.TrimSpace(linger)
+		b.Run("linger="+linger, func(b *testing.B) {
+			for range b.N {
+				s := New(cat, Options{Mem: mem}).NewSession()
+				if err := s.Set("magnetar.mode", "continuous"); err != nil {
+					b.Fatal(err)
+				}
+				if linger != "default" {
+					if err := s.Set("linger", linger); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Run(ctx, "USE `"+ns+"`", func(*Result) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+				var rows, batches int64
+				var elapsed, cpu time.Duration
+				err := s.Run(ctx, "SELECT auction, price FROM bid", func(r *Result) error {
+					t0, c0 := time.Now(), processCPU()
+					for rows < st.Bids {
+						m, err := r.Rows.Next(ctx)
+						if err != nil {
+							return err
+						}
+						if m.Kind == exec.MsgBatch {
+							rows += m.Batch.Rec.NumRows()
+							batches++
+						}
+						m.Release()
+					}
+					elapsed, cpu = time.Since(t0), processCPU()-c0
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
+				b.ReportMetric(cpu.Seconds()/(float64(rows)/1e6), "cpu-s/M-rows")
+				b.ReportMetric(float64(rows)/float64(batches), "rows/batch")
+				b.Logf("%d rows in %d batches, %s, load %s", rows, batches, elapsed.Round(time.Millisecond), loadAvg())
+			}
+		})
+	}
+	cat.Close()
+	if n := mem.CurrentAlloc(); n != 0 {
+		b.Errorf("%d bytes of Arrow memory not released", n)
+	}
+}
