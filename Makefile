@@ -59,5 +59,5 @@ unit-test: ## only the tests that need no broker (integration tests skip with a 
 # Benchmarks
 # ---------------------------------------------------------------------------------------------
 .PHONY: bench-latency
-bench-latency: ## end-to-end latency of a continuous TUMBLE query through the local broker (p50/p99)
-	go test ./engine -run '^$$' -bench Latency -benchtime 1x -timeout 30m
+bench-latency: ## end-to-end latency of a continuous TUMBLE query through the local broker (p50/p99), and a backlog catch-up
+	go test ./engine -run '^$$' -bench 'Latency|CatchUp' -benchtime 1x -timeout 30m
