@@ -164,9 +164,12 @@ type continuousRun struct {
 	done  chan struct{}
 }
 
-func (e *upsertEnv) continuous(q string) *continuousRun {
+func (e *upsertEnv) continuous(q string, settings ...string) *continuousRun {
 	s := e.session()
 	mustRun(e.t, s, "SET magnetar.mode = 'continuous'")
+	for _, st := range settings {
+		mustRun(e.t, s, st)
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	r := &continuousRun{stop: cancel, done: make(chan struct{})}
 	go func() {
@@ -351,4 +354,38 @@ func lookupJoin(t *testing.T, ddl string) {
 	}
 	same(t, e.rows("SELECT b.auction, count(*), max(a.item) FROM bid b LEFT JOIN auction a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id GROUP BY b.auction"),
 		[]string{fmt.Sprintf("1\t%d\tlamp v2", bids["1"]), fmt.Sprintf("2\t%d\tNULL", bids["2"]), "3\t1\tdesk", fmt.Sprintf("8\t%d\tbed", bids["8"])})
+}
+
+// TestPulsarLookupJoinStartLatest: the session's start position applies to
+// the stream, not to the table side, which is always the whole table.
+func TestPulsarLookupJoinStartLatest(t *testing.T) {
+	e := newUpsertEnv(t, "")
+	mustRun(t, e.s, "CREATE TABLE bid (auction BIGINT, price INT)")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp', 10), (2, 'chair', 20)")
+	mustRun(t, e.s, "INSERT INTO bid VALUES (1, 1), (2, 2)") // before the query: not read
+	r := e.continuous("SELECT b.auction, b.price, a.item FROM bid b JOIN auction a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id",
+		"SET start = 'latest'")
+	// The stream's readers start at the end when they connect: probe
+	// until a bid is seen.
+	price := 100
+	deadline := time.Now().Add(time.Minute)
+	for {
+		price++
+		mustRun(t, e.s, fmt.Sprintf("INSERT INTO bid VALUES (2, %d)", price))
+		time.Sleep(300 * time.Millisecond)
+		r.mu.Lock()
+		n := len(r.lines)
+		r.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no bid joined")
+		}
+	}
+	for _, l := range r.wait(t, 1) {
+		if !strings.HasPrefix(l, "+I 2\t1") || !strings.HasSuffix(l, "\tchair") {
+			t.Fatalf("unexpected row %q (old bids must not be read, the table must be whole)", l)
+		}
+	}
 }

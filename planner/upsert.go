@@ -372,6 +372,23 @@ func (b *Binder) bindLookupJoin(left Node, lt *lookupTable, tp ast.JoinType, con
 		KeyCol: keyCol, FlagCol: flagCol, KeyCols: pk, cols: joinCols(left.Schema(), s.Schema(), typ)}, nil
 }
 
+// tableScanOptions returns the scan options for the table side of a lookup
+// join: the session's without its start positions; moved reports whether
+// any was removed.
+func tableScanOptions(opts map[string]string) (map[string]string, bool) {
+	out := make(map[string]string, len(opts))
+	moved := false
+	for k, v := range opts {
+		switch strings.ToLower(k) {
+		case "start", "start_positions":
+			moved = true
+			continue
+		}
+		out[k] = v
+	}
+	return out, moved
+}
+
 func stripCast(e expr.Expr) expr.Expr {
 	if c, ok := e.(*expr.Cast); ok {
 		return stripCast(c.Arg)
@@ -387,16 +404,26 @@ func (bl *Builder) buildUpsert(n Node, kids []exec.Operator, mem memory.Allocato
 		return op, true, err
 	case *LookupJoin:
 		right := kids[1]
-		if x.FlagCol < 0 && bl.Mode == catalog.Unbounded {
-			// No bootstrap marker without __tombstone (memory tables):
-			// read the table as a snapshot so the join can start.
+		snapshot := x.FlagCol < 0 && bl.Mode == catalog.Unbounded
+		if opts, moved := tableScanOptions(bl.Options); snapshot || moved {
+			// The table side is the whole table: start positions of the
+			// session are for the stream. Without __tombstone (memory
+			// tables) there is no bootstrap marker: read a snapshot so
+			// the join can start.
 			s, isScan := x.Right.(*Scan)
 			if !isScan {
 				return nil, true, fmt.Errorf("lookup join: the table side is not a scan")
 			}
-			r, err := s.Table.Scan(context.Background(), catalog.ScanRequest{Columns: s.Columns, Limit: -1, Mode: catalog.Bounded, Options: bl.Options})
+			mode := bl.Mode
+			if snapshot {
+				mode = catalog.Bounded
+			}
+			r, err := s.Table.Scan(context.Background(), catalog.ScanRequest{Columns: s.Columns, Limit: -1, Mode: mode, Options: opts})
 			if err != nil {
 				return nil, true, err
+			}
+			if bl.Metered {
+				r = exec.NewMetered(r)
 			}
 			kids[1].Close()
 			kids[1], right = r, r
