@@ -54,7 +54,7 @@ import (
 const latencyWindow = time.Second
 
 // latencyWarmup windows at the start are not measured: the first is
-// partial and the readers and JIT-less broker paths warm up meanwhile.
+// partial, and the readers and the broker's JIT warm up meanwhile.
 const latencyWarmup = 3
 
 type latencyConfig struct {
