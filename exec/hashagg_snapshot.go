@@ -2,7 +2,6 @@ package exec
 
 import (
 	"cmp"
-	"container/heap"
 	"fmt"
 	"io"
 	"slices"
@@ -161,7 +160,7 @@ func (h *HashAggregate) restoreTTL(d *snapDec, ng int) error {
 			t.q = append(t.q, ttlItem{at: t.touch[g], g: uint32(g)})
 		}
 	}
-	heap.Init(&t.q)
+	t.q.init()
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"container/heap"
 	"time"
 )
 
@@ -39,18 +38,62 @@ type ttlItem struct {
 
 // ttlQueue is a min-heap of ttlItems by time. Each live group has exactly
 // one item; an item older than its group's last touch is pushed again with
-// the newer time when it comes up, rather than on every touch.
+// the newer time when it comes up, rather than on every touch. (Typed
+// sifts: container/heap's interface calls cost a third of the expiry.)
 type ttlQueue []ttlItem
 
-func (q ttlQueue) Len() int           { return len(q) }
-func (q ttlQueue) Less(i, j int) bool { return q[i].at < q[j].at }
-func (q ttlQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *ttlQueue) Push(x any)        { *q = append(*q, x.(ttlItem)) }
-func (q *ttlQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
+func (q *ttlQueue) push(it ttlItem) {
+	*q = append(*q, it)
+	h := *q
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].at <= it.at {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = it
+}
+
+func (q *ttlQueue) pop() ttlItem {
+	h := *q
+	top := h[0]
+	last := h[len(h)-1]
+	h = h[:len(h)-1]
+	*q = h
+	if len(h) > 0 {
+		h.siftDown(0, last)
+	}
+	return top
+}
+
+// siftDown places it at i or below.
+func (q ttlQueue) siftDown(i int, it ttlItem) {
+	n := len(q)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && q[c+1].at < q[c].at {
+			c++
+		}
+		if it.at <= q[c].at {
+			break
+		}
+		q[i] = q[c]
+		i = c
+	}
+	q[i] = it
+}
+
+// init orders the queue as a heap.
+func (q ttlQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.siftDown(i, q[i])
+	}
 }
 
 // SetStateTTL makes the aggregate (changelog mode only) forget a group once
@@ -91,7 +134,7 @@ func (h *HashAggregate) ttlTouch(gs []uint32) {
 		if !t.live[g] {
 			t.live[g] = true
 			t.nlive++
-			heap.Push(&t.q, ttlItem{at: t.wm, g: g})
+			t.q.push(ttlItem{at: t.wm, g: g})
 		}
 	}
 }
@@ -106,7 +149,7 @@ func (h *HashAggregate) ttlWatermark(wm int64) {
 	t.wm = wm
 	var gone map[uint32]bool
 	for len(t.q) > 0 && satSub(t.q[0].at, -t.ttl) < wm {
-		it := heap.Pop(&t.q).(ttlItem)
+		it := t.q.pop()
 		g := it.g
 		if !t.live[g] {
 			continue
@@ -118,7 +161,7 @@ func (h *HashAggregate) ttlWatermark(wm int64) {
 			t.touch[g] = wm
 		}
 		if satSub(last, -t.ttl) >= wm {
-			heap.Push(&t.q, ttlItem{at: last, g: g})
+			t.q.push(ttlItem{at: last, g: g})
 			continue
 		}
 		for _, a := range h.accs {
@@ -206,7 +249,7 @@ func (h *HashAggregate) ttlCompact() {
 		}
 	}
 	t.q = q
-	heap.Init(&t.q)
+	t.q.init()
 }
 
 // gather returns s's elements at keep (zero where s is shorter).

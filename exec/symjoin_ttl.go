@@ -112,7 +112,21 @@ func (s *symSide) compact() {
 	}
 	if s.intKey {
 		old := s.heads
-		s.heads = newI64Index()
+		// Sized for the live keys up front: inserting in the old table's
+		// slot order into a table that grows from small would pile the
+		// keys into its first slots (long linear-probing runs).
+		live := 0
+		for _, sl := range old.slots {
+			if sl.used && sl.val >= base {
+				live++
+			}
+		}
+		size := 1 << 10
+		for size < 4*live {
+			size <<= 1
+		}
+		s.heads = &i64Index{}
+		s.heads.resize(size)
 		for _, sl := range old.slots {
 			if sl.used && sl.val >= base {
 				*s.heads.slot(sl.key) = sl.val - base
