@@ -389,3 +389,32 @@ func TestPulsarLookupJoinStartLatest(t *testing.T) {
 		}
 	}
 }
+
+// TestPulsarUpsertTableAggregate: a continuous aggregate over an upsert
+// table follows the table's changes (also with a state TTL, whose
+// watermark goes on the table's scan).
+func TestPulsarUpsertTableAggregate(t *testing.T) {
+	e := newUpsertEnv(t, "")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp', 10), (2, 'chair', 10), (3, 'desk', 30)")
+	r := e.continuous("SELECT seller, count(*) FROM auction GROUP BY seller", "SET magnetar.state_ttl = '1 HOUR'")
+	got := r.wait(t, 2)
+	sort.Strings(got)
+	same(t, got, []string{"+I 10\t2", "+I 30\t1"})
+	mustRun(t, e.s, "INSERT INTO auction VALUES (2, 'chair', 30)")
+	got = r.wait(t, 6)[2:]
+	sort.Strings(got)
+	same(t, got, []string{"+U 10\t1", "+U 30\t2", "-U 10\t2", "-U 30\t1"})
+
+	// A window over the table: its watermark is assigned on the scan,
+	// below the per-key fold.
+	cs := e.session()
+	mustRun(t, cs, "SET magnetar.mode = 'continuous'")
+	plan, _, err := runSQL(e.ctx, cs, "EXPLAIN SELECT window_start, count(*) FROM auction GROUP BY TUMBLE(__publish_time, '1 MINUTE')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if u, w := strings.Index(text, "UpsertMaterialize"), strings.Index(text, "Watermark"); u < 0 || w < u {
+		t.Fatalf("want the watermark below UpsertMaterialize:\n%s", text)
+	}
+}

@@ -409,6 +409,8 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 		return one(n.Children()[0], col)
 	case *LookupJoin: // upsert.go: its left columns come from the stream
 		return x.traceLeft(p, col)
+	case *UpsertMaterialize: // upsert.go: the scan's columns, latest row per key
+		return one(x.Child, col)
 	case *StreamTopN:
 		if col < len(x.Child.Schema()) {
 			return one(x.Child, col)
