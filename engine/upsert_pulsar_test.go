@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
@@ -417,4 +418,62 @@ func TestPulsarUpsertTableAggregate(t *testing.T) {
 	if u, w := strings.Index(text, "UpsertMaterialize"), strings.Index(text, "Watermark"); u < 0 || w < u {
 		t.Fatalf("want the watermark below UpsertMaterialize:\n%s", text)
 	}
+}
+
+// TestPulsarUpsertMatchesCompaction: after Pulsar compacts the topic, a
+// compacted reader sees exactly the messages Magnetar reads as the table:
+// the same message per key (by message id), deleted keys absent.
+func TestPulsarUpsertMatchesCompaction(t *testing.T) {
+	e := newUpsertEnv(t, "")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp', 10), (2, 'chair', 20), (3, 'desk', 30), (4, 'rug', 40)")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp v2', 11), (5, 'vase', 50), (2, 'chair v2', 21)")
+	e.deleteKeys(3, 8)
+	e.nullValue("4")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (3, 'desk again', 31), (1, 'lamp v3', 12)")
+	e.deleteKeys(5)
+	got := e.rows("SELECT __key, __message_id FROM auction")
+
+	tn, err := utils.GetTopicName(e.table.Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := e.cat.Admin()
+	if err := adm.Topics().Compact(*tn); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		st, err := adm.Topics().CompactStatus(*tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == utils.SUCCESS {
+			break
+		}
+		if st.Status == utils.ERROR || time.Now().After(deadline) {
+			t.Fatalf("compaction: %s %s", st.Status, st.LastError)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: e.table.Topic(), StartMessageID: pulsar.EarliestMessageID(), ReadCompacted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var want []string
+	for r.HasNext() {
+		m, err := r.Next(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Payload()) == 0 {
+			continue // compaction keeps a deleted key's tombstone when it is the last message
+		}
+		id := m.ID()
+		want = append(want, fmt.Sprintf("%s\t%d:%d:-1:%d", m.Key(), id.LedgerID(), id.EntryID(), id.BatchIdx()))
+	}
+	sort.Strings(want)
+	if len(want) != 3 {
+		t.Fatalf("compacted topic holds %q, want keys 1, 2, 3", want)
+	}
+	same(t, got, want)
 }
