@@ -76,6 +76,18 @@ func transient(err error) bool {
 	if errors.Is(err, errTxnUnsettled) || errors.Is(err, errTxnStuck) {
 		return true
 	}
+	// The client reports most server errors as UnknownError with the
+	// server's code as text: a coordinator or namespace unloaded while its
+	// broker stops, or not loaded yet while it starts. (Issue #6: "new
+	// transaction: TransactionCoordinatorNotFound" failed an exactly-once job
+	// for good in the middle of a broker restart.)
+	msg := err.Error()
+	for _, code := range []string{"TransactionCoordinatorNotFound", "ServiceNotReady", "MetadataError",
+		"PersistenceError", "TooManyRequests"} {
+		if strings.Contains(msg, code) {
+			return true
+		}
+	}
 	var perr *pulsar.Error
 	if errors.As(err, &perr) {
 		switch perr.Result() {

@@ -22,6 +22,8 @@ func TestTransient(t *testing.T) {
 		{fmt.Errorf("target: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), true},
 		{fmt.Errorf("checkpoint 3: %w", context.DeadlineExceeded), true},
 		{errors.New(`GET http://127.0.0.1:8080/admin/v2/...: HTTP 503: Service Unavailable`), true},
+		{errors.New(`new transaction: TransactionCoordinatorNotFound: UnknownError`), true},
+		{errors.New(`producer: ServiceNotReady: UnknownError`), true},
 		{errors.New(`column "when" cannot be NULL`), false},
 		{errors.New(`table "dst" has 2 columns but the query gives 3`), false},
 	} {

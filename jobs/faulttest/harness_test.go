@@ -157,10 +157,16 @@ func startServer(t testing.TB, b broker, jobsNS string, log *logFile, extraEnv .
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			s.dumpGoroutines()
+		}
 		s.kill()
 		if t.Failed() && !log.dumped {
 			log.dumped = true
 			t.Logf("server log (job lines):\n%s", strings.Join(log.grep("jobs"), "\n"))
+			if stacks := goroutinesIn(log, "magnetar/jobs."); stacks != "" {
+				t.Logf("server goroutines in package jobs at the failure:\n%s", stacks)
+			}
 		}
 	})
 	select {
@@ -172,6 +178,53 @@ func startServer(t testing.TB, b broker, jobsNS string, log *logFile, extraEnv .
 		t.Fatalf("magnetar serve did not listen within 60s; log:\n%s", strings.Join(log.grep(""), "\n"))
 	}
 	return s
+}
+
+// dumpGoroutines makes a still running server print every goroutine's
+// stack (SIGQUIT: the Go runtime dumps them to stderr and exits), so a
+// failed test shows where a job hangs.
+func (s *server) dumpGoroutines() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// goroutinesIn returns the goroutine stacks of a SIGQUIT dump in the log
+// that have a frame containing sub.
+func goroutinesIn(l *logFile, sub string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out, cur []string
+	flush := func() {
+		if strings.Contains(strings.Join(cur, "\n"), sub) {
+			out = append(out, cur...)
+			out = append(out, "")
+		}
+		cur = nil
+	}
+	for _, line := range l.lines {
+		if strings.HasPrefix(line, "goroutine ") {
+			flush()
+			cur = []string{line}
+			continue
+		}
+		if cur != nil {
+			if line == "" {
+				flush()
+				continue
+			}
+			cur = append(cur, line)
+		}
+	}
+	flush()
+	return strings.Join(out, "\n")
 }
 
 // kill sends SIGKILL (a crash: no final checkpoint) and waits for the exit.
