@@ -60,6 +60,8 @@ const outputChunk = 1 << 16
 // subtracted from the states. Watermarks and barriers are forwarded as they
 // arrive: in EmitOnEnd mode nothing can be emitted before End; in changelog
 // mode every batch's changes are emitted before the next message is read.
+// In changelog mode SetStateTTL makes it forget groups not updated for a
+// while of watermark time (hashagg_ttl.go).
 type HashAggregate struct {
 	child      Operator
 	groups     []expr.Expr

@@ -26,7 +26,8 @@ import (
 // do), the join switches to a symmetric hash join: both sides are stored and indexed
 // and each arriving batch is probed against the other side, so matches are
 // emitted as rows arrive from either side. State is kept for the whole run
-// (no expiry; time-bounded joins are IntervalJoin's job). Outer, semi and
+// unless SetStateTTL bounds it (symjoin_ttl.go; time-bounded joins are
+// IntervalJoin's job). Outer, semi and
 // anti joins always use bounded mode: they need the complete build side.
 //
 // Rows carry their change kinds to the rows they produce. In bounded mode
@@ -34,7 +35,8 @@ import (
 // side; retractions on the build side are an error. In symmetric mode
 // either side may retract: a retraction joins like an insert (emitting
 // retractions of the joined rows) and removes one equal stored row; the
-// stored rows themselves are only freed at Close. In bounded mode the probe side's
+// stored rows themselves are freed at Close or, with a state TTL, when they
+// expire. In bounded mode the probe side's
 // watermarks and barriers are forwarded in place and the build side's are
 // absorbed (it ends before any output; End is the final watermark). In
 // symmetric mode the output watermark is the minimum of both inputs' and
