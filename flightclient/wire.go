@@ -14,21 +14,19 @@ import (
 
 // TransportOptions are gRPC dial options for reading large results fast;
 // any Go Flight SQL client can use them (flightsql.NewClient(addr, nil,
-// nil, append(TransportOptions(), creds)...)), and Dial does.
+// nil, append(TransportOptions(), creds)...)), and Dial does:
 //
-//   - Flow-control windows of 16/32 MiB instead of gRPC's 64 KiB start
-//     (which grows by bandwidth estimation only after several round trips):
-//     the server never waits for window updates on loopback or a LAN.
-//   - 1 MiB socket read and write buffers: fewer system calls per batch.
-//   - Messages up to 64 MiB (results come in batches of a few MiB).
-//   - A codec that decodes FlightData with one copy (the message into one
-//     buffer, which the batch's columns then point into) instead of two.
+//   - a codec that decodes FlightData with one copy (the message into one
+//     buffer, which the batch's columns then point into) instead of two;
+//   - messages up to 64 MiB (results come in batches of a few MiB).
+//
+// Measured and left out (docs/benchmarks.md, "Flight SQL transfer"):
+// flow-control windows of several MiB (on loopback the server then runs
+// ahead of the reader and batches go cold in cache: more CPU per row),
+// 1 MiB socket buffers and a receive pool that skips clearing buffers
+// (no gain).
 func TransportOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithInitialWindowSize(16 << 20),
-		grpc.WithInitialConnWindowSize(32 << 20),
-		grpc.WithReadBufferSize(1 << 20),
-		grpc.WithWriteBufferSize(256 << 10),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.ForceCodecV2(newFlightCodec())),
 	}
 }

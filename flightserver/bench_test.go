@@ -3,6 +3,7 @@ package flightserver
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -83,7 +84,8 @@ const benchCompute = `SELECT id, price * 1.1 + qty AS v, qty FROM big WHERE qty 
 // Flight writer and a client with gRPC's defaults (how the server started);
 // "flight-plain" the zero-copy writer (wire.go) and a client with gRPC's
 // defaults; "flight-tuned" the zero-copy writer and a client with
-// flightclient.TransportOptions. Run with -count to interleave rounds;
+// flightclient.TransportOptions; "flight-tuned-unix" that over a Unix
+// socket. Run with -count to interleave rounds;
 // cpu-ms/op is the process's CPU time (server and client together).
 func BenchmarkTransfer10M(b *testing.B) {
 	cat := bigTable(b)
@@ -150,29 +152,46 @@ func benchTransfer(b *testing.B, cat catalog.Catalog, query string) {
 		report(b, cpu0)
 	})
 
-	b.Run("flight-arrow", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, true) })
-	b.Run("flight-plain", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, false) })
+	b.Run("flight-arrow", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, flightVariant{arrowWriter: true}) })
+	b.Run("flight-plain", func(b *testing.B) { benchFlight(b, cat, query, want, wantRows, flightVariant{}) })
 	b.Run("flight-tuned", func(b *testing.B) {
-		benchFlight(b, cat, query, want, wantRows, false, flightclient.TransportOptions()...)
+		benchFlight(b, cat, query, want, wantRows, flightVariant{opts: flightclient.TransportOptions()})
+	})
+	b.Run("flight-tuned-unix", func(b *testing.B) {
+		benchFlight(b, cat, query, want, wantRows, flightVariant{unix: true, opts: flightclient.TransportOptions()})
 	})
 }
 
-// benchFlight reads the result with the Go flightsql client; opts are
-// extra dial options.
-func benchFlight(b *testing.B, cat catalog.Catalog, query string, want, wantRows int64, arrowWriter bool, opts ...grpc.DialOption) {
+// flightVariant is how the server writes and how the client connects.
+type flightVariant struct {
+	arrowWriter bool // the server writes with arrow's Flight writer
+	unix        bool // a Unix socket instead of TCP loopback
+	opts        []grpc.DialOption
+}
+
+// benchFlight reads the result with the Go flightsql client.
+func benchFlight(b *testing.B, cat catalog.Catalog, query string, want, wantRows int64, v flightVariant) {
 	srv, err := New(Config{Catalog: cat})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv.arrowWriter = arrowWriter
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	srv.arrowWriter = v.arrowWriter
+	network, addr := "tcp", "127.0.0.1:0"
+	if v.unix {
+		network, addr = "unix", filepath.Join(b.TempDir(), "flight.sock")
+	}
+	lis, err := net.Listen(network, addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Shutdown()
-	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil, opts...)
+	target := lis.Addr().String()
+	if v.unix {
+		target = "unix://" + addr
+	}
+	opts := append(append([]grpc.DialOption(nil), v.opts...), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cl, err := flightsql.NewClient(target, nil, nil, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -206,4 +225,89 @@ func benchFlight(b *testing.B, cat catalog.Catalog, query string, want, wantRows
 		}
 	}
 	report(b, cpu0)
+}
+
+// BenchmarkTransferFloor measures what moving the 200 MB of the 10M-row
+// result costs without Arrow or gRPC, for comparison with
+// BenchmarkTransfer10M: one memory copy, and a raw socket transfer (1 MiB
+// writes, reads into a 1 MiB buffer, the reader summing one int64 per
+// 20-byte row as the consumer does) over TCP loopback and a Unix socket.
+func BenchmarkTransferFloor(b *testing.B) {
+	const size = benchRows * 20
+	src := make([]byte, size)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	b.Run("memcpy", func(b *testing.B) {
+		dst := make([]byte, size)
+		b.SetBytes(size)
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			copy(dst, src)
+		}
+		report(b, cpu0)
+	})
+	for _, network := range []string{"tcp", "unix"} {
+		b.Run(network, func(b *testing.B) {
+			addr := "127.0.0.1:0"
+			if network == "unix" {
+				addr = filepath.Join(b.TempDir(), "floor.sock")
+			}
+			lis, err := net.Listen(network, addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer lis.Close()
+			go func() {
+				for {
+					c, err := lis.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						var one [1]byte
+						for {
+							if _, err := c.Read(one[:]); err != nil {
+								return
+							}
+							for off := 0; off < size; off += 1 << 20 {
+								if _, err := c.Write(src[off:min(off+1<<20, size)]); err != nil {
+									return
+								}
+							}
+						}
+					}()
+				}
+			}()
+			c, err := net.Dial(network, lis.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			buf := make([]byte, 1<<20)
+			b.SetBytes(size)
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			var sink int64
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Write([]byte{1}); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got < size; {
+					n, err := c.Read(buf)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for j := 0; j+8 <= n; j += 20 {
+						sink += int64(buf[j])
+					}
+					got += n
+				}
+			}
+			report(b, cpu0)
+			_ = sink
+		})
+	}
 }

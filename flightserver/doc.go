@@ -75,9 +75,10 @@
 // released when gRPC has written them), so the only copy on the server is
 // into the socket buffer. Batches are at most about 2 MiB on the wire, a
 // goroutine pulls the next batch from the query while the previous one is
-// written, and nothing is compressed. Go clients read fastest with
-// flightclient.TransportOptions (16 MiB flow-control windows and a codec
-// that decodes FlightData with one copy); see docs/benchmarks.md.
+// written, and nothing is compressed (on loopback or a LAN compression
+// costs more CPU than it saves). Go clients read fastest with
+// flightclient.TransportOptions (a codec that decodes FlightData with one
+// copy); see docs/benchmarks.md, "Flight SQL transfer".
 //
 // # Changelog column
 //

@@ -51,6 +51,11 @@ type Config struct {
 	MaxSessions int
 }
 
+// writeBufferSize is the size of the buffer gRPC copies outgoing frames
+// into before each write to the socket (a variable so that benchmarks can
+// compare sizes).
+var writeBufferSize = 1 << 20
+
 // Server is a Flight SQL server over the Magnetar engine.
 type Server struct {
 	flightsql.BaseServer
@@ -126,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 		// Results stream in ~1-2 MiB messages: larger socket write
 		// buffers and flow-control windows keep loopback and LAN
 		// transfers from stalling on 64 KiB steps.
-		grpc.WriteBufferSize(1<<20),
+		grpc.WriteBufferSize(writeBufferSize),
 		grpc.ReadBufferSize(1<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(16<<20),
