@@ -12,8 +12,11 @@ import (
 // is forgotten once the watermark passes last touch + TTL. Forgetting is
 // silent (no -D: like Flink's table.exec.state.ttl, the row already emitted
 // stays where it went); a later row of the key starts a fresh group, emitted
-// as +I. Because watermarks travel in-band, the result does not depend on
-// batch sizes, timing or checkpoint/restore cycles.
+// as +I. Watermarks travel in-band, so for a given stream of rows and
+// watermarks the result does not depend on how the rows between two
+// watermarks are cut into batches, on timing, or on checkpoint/restore
+// cycles. (Where a watermark assigner makes the watermarks, one follows
+// each source batch: expiry has batch granularity.)
 //
 // Expired groups give their aggregate state back at once; their hash table
 // slots are reclaimed by a compaction that rebuilds the grouper with the
