@@ -379,10 +379,36 @@ func (tc *transactionCoordinatorClient) newTransaction(timeout time.Duration) (*
 	defer tc.semaphore.Release()
 	op := &newTxnOp{
 		timeout: timeout,
-		errCh:   make(chan error),
+		errCh:   make(chan error, 1), // MAGNETAR PATCH: see request
 	}
-	tc.handlers[tc.nextTCNumber()].requestCh <- op
-	return op.txnID, <-op.errCh
+	if err := tc.request(tc.handlers[tc.nextTCNumber()], op, op.errCh); err != nil {
+		return nil, err
+	}
+	return op.txnID, nil
+}
+
+// request hands op to handler h and waits for its answer on errCh, for at
+// most the client's operation timeout. MAGNETAR PATCH: upstream waits
+// without a deadline, and a handler reconnecting to its coordinator (a
+// broker restart) takes no request until it has reconnected, so new, commit
+// and abort calls, and a transactional send's partition registration, could
+// hang indefinitely. errCh has room for the answer, so a handler answering
+// after the timeout does not block.
+func (tc *transactionCoordinatorClient) request(h *transactionHandler, op any, errCh chan error) error {
+	timer := time.NewTimer(tc.client.operationTimeout)
+	defer timer.Stop()
+	select {
+	case h.requestCh <- op:
+	case <-timer.C:
+		return newError(TimeoutError, "transaction coordinator request not taken within the operation timeout "+
+			"(the client is reconnecting to the coordinator)")
+	}
+	select {
+	case err := <-errCh:
+		return err
+	case <-timer.C:
+		return newError(TimeoutError, "transaction coordinator did not answer within the operation timeout")
+	}
 }
 
 // addPublishPartitionToTxn register the partitions which published messages with the transactionImpl.
@@ -395,10 +421,9 @@ func (tc *transactionCoordinatorClient) addPublishPartitionToTxn(id *TxnID, part
 	op := &addPublishPartitionOp{
 		id:         id,
 		partitions: partitions,
-		errCh:      make(chan error),
+		errCh:      make(chan error, 1), // MAGNETAR PATCH: see request
 	}
-	tc.handlers[id.MostSigBits].requestCh <- op
-	return <-op.errCh
+	return tc.request(tc.handlers[id.MostSigBits], op, op.errCh)
 }
 
 // addSubscriptionToTxn register the subscription which acked messages with the transactionImpl.
@@ -412,10 +437,9 @@ func (tc *transactionCoordinatorClient) addSubscriptionToTxn(id *TxnID, topic st
 		id:           id,
 		topic:        topic,
 		subscription: subscription,
-		errCh:        make(chan error),
+		errCh:        make(chan error, 1), // MAGNETAR PATCH: see request
 	}
-	tc.handlers[id.MostSigBits].requestCh <- op
-	return <-op.errCh
+	return tc.request(tc.handlers[id.MostSigBits], op, op.errCh)
 }
 
 // endTxn commit or abort the transactionImpl.
@@ -427,10 +451,9 @@ func (tc *transactionCoordinatorClient) endTxn(id *TxnID, action pb.TxnAction) e
 	op := &endTxnOp{
 		id:     id,
 		action: action,
-		errCh:  make(chan error),
+		errCh:  make(chan error, 1), // MAGNETAR PATCH: see request
 	}
-	tc.handlers[id.MostSigBits].requestCh <- op
-	return <-op.errCh
+	return tc.request(tc.handlers[id.MostSigBits], op, op.errCh)
 }
 
 func getTCAssignTopicName(partition uint64) string {
