@@ -348,7 +348,13 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 			// Read up to the end the partition had: when it is the last
 			// partition to get there, the bootstrap of the upsert
 			// operators above is complete.
+			// Its rows go out first: the marker, sent by whichever
+			// partition gets there last, must follow every partition's
+			// bootstrap rows in the results channel.
 			caught = true
+			if !flush() {
+				return nil
+			}
 			if s.caughtUp() {
 				w.appendMarker()
 				if !flush() {

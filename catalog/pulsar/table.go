@@ -210,6 +210,7 @@ func (t *Table) SupportsFilter(e expr.Expr) catalog.FilterSupport {
 
 // Scan implements catalog.Table.
 func (t *Table) Scan(ctx context.Context, req catalog.ScanRequest) (exec.Operator, error) {
+	req = t.upsertScanRequest(req) // upsert.go
 	return newSource(t, req)
 }
 

@@ -3,6 +3,7 @@ package pulsar
 import (
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/sink"
 )
 
@@ -50,6 +52,25 @@ const (
 // key and its changelog_mode option is not "append".
 func (t *Table) Upsert() bool {
 	return len(t.def.PrimaryKey) > 0 && !strings.EqualFold(strings.TrimSpace(t.def.Options[OptChangelogMode]), "append")
+}
+
+// upsertScanRequest keeps the messages of each partition in order for
+// scans that fold an upsert table (they select __tombstone): a bounded
+// scan then reads each partition with one reader (no segment_split), so
+// the latest message of a key is also the last one delivered.
+func (t *Table) upsertScanRequest(req catalog.ScanRequest) catalog.ScanRequest {
+	if len(t.def.PrimaryKey) == 0 || !slices.Contains(req.Columns, t.metaIndex(metaTombstone)) {
+		return req
+	}
+	opts := make(map[string]string, len(req.Options)+1)
+	for k, v := range req.Options {
+		if !strings.EqualFold(k, "segment_split") {
+			opts[k] = v
+		}
+	}
+	opts["segment_split"] = "false"
+	req.Options = opts
+	return req
 }
 
 // isTombstone reports whether msg deletes its key: an empty payload (a

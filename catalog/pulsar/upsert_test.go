@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/magnetar-sql/magnetar/catalog"
 )
 
 // TestTombstoneRows: a tombstone's row has the primary-key columns parsed
@@ -57,5 +58,26 @@ func TestTombstoneRows(t *testing.T) {
 			}
 		}
 		rec.Release()
+	}
+}
+
+// TestUpsertScanKeepsOrder: scans that fold an upsert table read each
+// partition in order (segment_split off, whatever the session says).
+func TestUpsertScanKeepsOrder(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	tb := &Table{schema: sch, def: catalog.TableDef{PrimaryKey: []string{"id"}}}
+	flag := tb.metaIndex(metaTombstone)
+	req := tb.upsertScanRequest(catalog.ScanRequest{Columns: []int{0, flag}, Options: map[string]string{"SEGMENT_SPLIT": "true", "batch_size": "5"}})
+	if req.Options["segment_split"] != "false" || req.Options["SEGMENT_SPLIT"] != "" || req.Options["batch_size"] != "5" {
+		t.Fatalf("options %v", req.Options)
+	}
+	// Other scans keep their options.
+	plain := tb.upsertScanRequest(catalog.ScanRequest{Columns: []int{0}, Options: map[string]string{"segment_split": "true"}})
+	if plain.Options["segment_split"] != "true" {
+		t.Fatalf("options %v", plain.Options)
+	}
+	tb.def.PrimaryKey = nil
+	if r := tb.upsertScanRequest(catalog.ScanRequest{Columns: []int{0, flag}, Options: map[string]string{"segment_split": "true"}}); r.Options["segment_split"] != "true" {
+		t.Fatalf("options %v", r.Options)
 	}
 }
