@@ -48,11 +48,14 @@
 // after the transaction timeout, and a commit of the predecessor still in
 // flight settles before the run reads the last record.
 //
-// Calls to the transaction coordinator are bounded (txnOpTimeout): the
-// v0.19 coordinator client queues them without a deadline while it
-// reconnects after a broker restart, which once held an exactly-once job
-// without output, while reported running, for minutes (issue #6). A call
-// past the bound restarts the run.
+// Through a broker restart (issue #6): the coordinator answers
+// TransactionCoordinatorNotFound while its broker stops or starts, which
+// used to fail an exactly-once job for good (it is transient now, like the
+// other errors of a broker that is away); and calls to the coordinator are
+// bounded (txnOpTimeout here, the operation timeout in the vendored
+// client): the v0.19 coordinator client queued them without a deadline
+// while it reconnected, which held a job without output while it was
+// reported running. A call past the bound restarts the run.
 //
 // # Failures
 //
