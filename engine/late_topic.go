@@ -25,8 +25,12 @@ import (
 // lateRowsOpener opens late-row outputs for the session's queries.
 func (s *Session) lateRowsOpener() planner.LateRowsOpener {
 	db := s.db
-	return func(ctx context.Context, topic string, src catalog.Table) (exec.LateRowsOutput, error) {
+	return func(ctx context.Context, topic, srcDB string, src catalog.Table) (exec.LateRowsOutput, error) {
 		d, name := splitLateTopic(topic, db)
+		if d == srcDB && strings.EqualFold(name, src.Name()) {
+			// A continuous query would read its late rows back, late again.
+			return nil, fmt.Errorf("late rows of %s cannot go to %s itself", src.Name(), name)
+		}
 		tab, err := s.e.cat.Table(ctx, d, name)
 		if errors.Is(err, catalog.ErrNotFound) {
 			def := catalog.TableDef{Name: name, Schema: src.Schema(), Comment: "late rows of " + src.Name()}

@@ -90,6 +90,11 @@ INSERT INTO r VALUES (2, '2024-01-01 10:00:02', 'late1'), (3, '2024-01-01 10:00:
 	if late, _ := drain(t, s, "SELECT * FROM late_r"); len(late) != 4 {
 		t.Errorf("late_r has %q, want 4 rows", late)
 	}
+	// Not into the source itself.
+	mustRun(t, s, "SET magnetar.late_topic = 'default.r'")
+	if err := s.Run(context.Background(), q, func(*Result) error { return nil }); err == nil || !strings.Contains(err.Error(), "cannot go to r itself") {
+		t.Errorf("want an error for late rows into their own table, got %v", err)
+	}
 	// A table of other columns cannot take them.
 	mustRun(t, s, "CREATE TABLE other (x INT); SET magnetar.late_topic = 'other'")
 	if err := s.Run(context.Background(), q, func(*Result) error { return nil }); err == nil || !strings.Contains(err.Error(), "cannot take the rows") {

@@ -26,8 +26,12 @@ type LateRowsOutput interface {
 }
 
 // lateQueueBatches bounds the batches of late rows waiting to be written:
-// beyond it, late rows are counted as lost rather than stall the query.
+// beyond it, Sink waits up to LateRowsQueue.MaxWait for room, then counts
+// the rows as lost rather than stall the query.
 const lateQueueBatches = 256
+
+// DefaultLateMaxWait is how long Sink waits for room in a full queue.
+const DefaultLateMaxWait = 500 * time.Millisecond
 
 // lateCloseTimeout bounds the final flush of the late rows.
 const lateCloseTimeout = 30 * time.Second
@@ -39,6 +43,11 @@ const lateCloseTimeout = 30 * time.Second
 // the rows are counted as lost and logged; the query goes on. Finish
 // drains the queue and closes the output.
 type LateRowsQueue struct {
+	// MaxWait is how long Sink waits for room in a full queue before it
+	// counts the rows as lost (DefaultLateMaxWait; set before the first
+	// Sink).
+	MaxWait time.Duration
+
 	out    LateRowsOutput
 	schema *arrow.Schema
 	cols   []int // columns of the assigner's input forming a written row
@@ -60,7 +69,7 @@ func NewLateRowsQueue(out LateRowsOutput, schema *arrow.Schema, cols []int, mem 
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	l := &LateRowsQueue{out: out, schema: schema, cols: cols, mem: mem,
+	l := &LateRowsQueue{MaxWait: DefaultLateMaxWait, out: out, schema: schema, cols: cols, mem: mem,
 		q: make(chan arrow.RecordBatch, lateQueueBatches), done: make(chan struct{})}
 	go l.run()
 	return l
@@ -115,11 +124,21 @@ func (l *LateRowsQueue) Sink(rec arrow.RecordBatch, rows []int) {
 	l.pending.Add(1)
 	select {
 	case l.q <- out:
+		return
 	default:
-		l.pending.Done()
-		out.Release()
-		l.fail(n, fmt.Errorf("%d batches of late rows already waiting", lateQueueBatches))
 	}
+	if l.MaxWait > 0 {
+		t := time.NewTimer(l.MaxWait)
+		defer t.Stop()
+		select {
+		case l.q <- out:
+			return
+		case <-t.C:
+		}
+	}
+	l.pending.Done()
+	out.Release()
+	l.fail(n, fmt.Errorf("%d batches of late rows still waiting after %s", lateQueueBatches, l.MaxWait))
 }
 
 // Finish writes what is queued and closes the output; later calls return

@@ -91,12 +91,13 @@ func TestLateRowsQueue(t *testing.T) {
 }
 
 // A stalled output does not stall the query: once the queue is full,
-// late rows are counted as lost instead of waiting.
+// late rows are counted as lost instead of waiting (beyond MaxWait).
 func TestLateRowsQueueFull(t *testing.T) {
 	mem := stMem(t)
 	s := exectest.Schema("ts", tsType)
 	o := &fakeLateOut{gate: make(chan struct{})}
 	q := exec.NewLateRowsQueue(o, s, []int{0}, mem)
+	q.MaxWait = 0 // count as lost at once (the default waits a little for room)
 	rec := exectest.Record(mem, s, []any{sec(1)})
 	defer rec.Release()
 	done := make(chan struct{})

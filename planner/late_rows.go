@@ -20,8 +20,9 @@ const SettingLateTopic = "magnetar.late_topic"
 const OptionLateTopic = "late_topic"
 
 // LateRowsOpener opens the output for the late rows of src (rows of its
-// visible schema) into the table named topic, creating it when missing.
-type LateRowsOpener func(ctx context.Context, topic string, src catalog.Table) (exec.LateRowsOutput, error)
+// visible schema; srcDB its database) into the table named topic,
+// creating it when missing.
+type LateRowsOpener func(ctx context.Context, topic, srcDB string, src catalog.Table) (exec.LateRowsOutput, error)
 
 type lateRowsKey struct{}
 
@@ -36,8 +37,10 @@ func WithLateRows(ctx context.Context, open LateRowsOpener) context.Context {
 type LateRows struct {
 	// Topic is the target table as written in the setting or option.
 	Topic string
-	// Source is the scanned table: written rows have its visible schema.
-	Source catalog.Table
+	// Source is the scanned table (in SourceDB): written rows have its
+	// visible schema.
+	Source   catalog.Table
+	SourceDB string
 	// Cols gives, for each visible column of Source, its position in the
 	// watermark's input.
 	Cols []int
@@ -101,7 +104,7 @@ func routeLateRows(ctx context.Context, n Node) (Node, error) {
 		}
 		nw := *w
 		nw.Child = s.WithColumns(cols)
-		nw.Late = &LateRows{Topic: topic, Source: s.Table, Cols: pos, open: open}
+		nw.Late = &LateRows{Topic: topic, Source: s.Table, SourceDB: s.DB, Cols: pos, open: open}
 		return &nw, nil
 	})
 }
@@ -112,7 +115,7 @@ func lateQueue(x *Watermark, mem memory.Allocator) (*exec.LateRowsQueue, error) 
 	if x.Late == nil {
 		return nil, nil
 	}
-	out, err := x.Late.open(context.Background(), x.Late.Topic, x.Late.Source)
+	out, err := x.Late.open(context.Background(), x.Late.Topic, x.Late.SourceDB, x.Late.Source)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", SettingLateTopic, x.Late.Topic, err)
 	}
