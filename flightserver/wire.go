@@ -185,13 +185,9 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 	if bodyLen > 0 {
 		head += protowire.SizeTag(fdDataBody) + protowire.SizeVarint(uint64(bodyLen))
 	}
-	// The first copy buffer takes the header and, when the body is copied
-	// whole, the body too.
-	first := head
-	if !w.anyZeroCopy() {
-		first += bodyLen
-	}
-	grab(first)
+	// The first copy buffer takes the header and the body parts copied
+	// before the first one sent by reference (the whole body if none is).
+	grab(head + w.copiedRun(0))
 	b := protowire.AppendTag(*cur, fdDataHeader, protowire.BytesType)
 	b = protowire.AppendBytes(b, meta.Bytes())
 	if bodyLen > 0 {
@@ -202,7 +198,7 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 	var refs int
 	rel := &recordRelease{rec: w.rec, w: w}
 	for i, part := range w.parts {
-		if len(part) >= zeroCopyMin && w.owned(part) {
+		if w.byReference(part) {
 			flush()
 			ref := part
 			out = append(out, mem.NewBuffer(&ref, rel))
@@ -210,14 +206,7 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 			continue
 		}
 		if cur == nil {
-			rest := 0
-			for _, q := range w.parts[i:] {
-				if len(q) >= zeroCopyMin && w.owned(q) {
-					break
-				}
-				rest += len(q)
-			}
-			grab(rest)
+			grab(w.copiedRun(i))
 		}
 		*cur = append(*cur, part...)
 	}
@@ -234,15 +223,22 @@ func (w *wirePayloadWriter) WritePayload(p ipc.Payload) error {
 	return w.stream.SendMsg(&rawFlightData{bs: out})
 }
 
-// anyZeroCopy reports whether some body part of the payload being written
-// goes by reference.
-func (w *wirePayloadWriter) anyZeroCopy() bool {
-	for _, b := range w.parts {
-		if len(b) >= zeroCopyMin && w.owned(b) {
-			return true
+// copiedRun is the length of the body parts from the i-th up to the next
+// one sent by reference: what one copy buffer takes.
+func (w *wirePayloadWriter) copiedRun(i int) int {
+	n := 0
+	for _, b := range w.parts[i:] {
+		if w.byReference(b) {
+			break
 		}
+		n += len(b)
 	}
-	return false
+	return n
+}
+
+// byReference reports whether a body part goes to gRPC by reference.
+func (w *wirePayloadWriter) byReference(b []byte) bool {
+	return len(b) >= zeroCopyMin && w.owned(b)
 }
 
 // recordRelease is the mem.BufferPool of buffers that are a batch's own

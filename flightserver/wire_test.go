@@ -1,18 +1,23 @@
 package flightserver
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/flightclient"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
 )
 
 const wireRows = 200_000
@@ -148,4 +153,98 @@ func TestWireLargeBatches(t *testing.T) {
 			eventually(t, "the abandoned query to end", func() bool { return ts.RunningQueries() == 0 })
 		})
 	}
+}
+
+// captureStream records what a payload writer sends.
+type captureStream struct {
+	grpc.ServerStream
+	sent []mem.BufferSlice
+}
+
+func (c *captureStream) SendMsg(m any) error {
+	bs, err := newWireCodec().Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.sent = append(c.sent, bs)
+	return nil
+}
+
+// flightCapture records what arrow's Flight writer sends.
+type flightCapture struct{ sent [][]byte }
+
+func (c *flightCapture) Send(fd *flight.FlightData) error {
+	b, err := proto.Marshal(fd)
+	c.sent = append(c.sent, b)
+	return err
+}
+
+// The zero-copy writer sends the bytes arrow's Flight writer sends, with
+// the batch's large buffers by reference, and holds the batch until gRPC
+// frees them.
+func TestWirePayloadWriterMatchesArrow(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer alloc.AssertSize(t, 0)
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	bld := array.NewRecordBuilder(alloc, sc)
+	for i := 0; i < 50_000; i++ {
+		bld.Field(0).(*array.Int64Builder).Append(int64(i))
+		if i%3 == 0 {
+			bld.Field(1).AppendNull()
+		} else {
+			bld.Field(1).(*array.StringBuilder).Append(fmt.Sprint(i))
+		}
+	}
+	full := bld.NewRecordBatch()
+	bld.Release()
+	// A slice too: its string offsets are rebased in new buffers, copied.
+	sliced := full.NewSlice(1000, 40_000)
+
+	var want flightCapture
+	aw := flight.NewRecordWriter(&want, ipc.WithSchema(sc), ipc.WithAllocator(alloc))
+	cs := &captureStream{}
+	pw := newWirePayloadWriter(cs)
+	zw := ipc.NewWriterWithPayloadWriter(pw, ipc.WithSchema(sc), ipc.WithAllocator(alloc))
+	for _, rec := range []arrow.RecordBatch{full, sliced} {
+		if err := aw.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := pw.Write(zw, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aw.Close()
+	zw.Close()
+
+	if len(cs.sent) != len(want.sent) {
+		t.Fatalf("%d messages, arrow's writer sent %d", len(cs.sent), len(want.sent))
+	}
+	idData := full.Column(0).Data().Buffers()[1].Bytes()
+	byRef := 0
+	for i, bs := range cs.sent {
+		if got := bs.Materialize(); !bytes.Equal(got, want.sent[i]) {
+			t.Errorf("message %d: %d bytes differ from arrow's %d", i, len(got), len(want.sent[i]))
+		}
+		for _, b := range bs {
+			d := b.ReadOnlyData()
+			if len(d) > 0 && &d[0] == &idData[0] || len(d) > 0 && &d[0] == &idData[8000] {
+				byRef++
+			}
+		}
+	}
+	if byRef != 2 {
+		t.Errorf("%d messages sent the id buffer by reference, want 2 (whole and sliced batch)", byRef)
+	}
+	full.Release()
+	sliced.Release()
+	if alloc.CurrentAlloc() == 0 {
+		t.Error("batches released while gRPC still holds their buffers")
+	}
+	for _, bs := range cs.sent {
+		bs.Free()
+	}
+	pw.finish(context.Background())
 }
