@@ -120,6 +120,7 @@ type windowTrace struct {
 	lastSend     time.Time // ... and of its last bid
 	triggerSend  time.Time // first bid with event time ≥ end + delay: it lets the watermark pass the window
 	triggerRecv  time.Time // when a bare reader received the trigger (all partitions' triggers)
+	triggerAck   time.Time // when the broker acknowledged the trigger to the producer
 	partsSeen    int       // partitions whose trigger the bare reader has seen
 	resultArrive time.Time
 	resultCount  int64
@@ -360,12 +361,14 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		w.bids++
 		w.lastSend = now
 		// This bid triggers every window whose end + delay it reaches first.
+		var triggers []*windowTrace
 		for e := floorDiv(ms-delayMs, sizeMs) * sizeMs; ; e -= sizeMs {
 			tw := run.window(e - sizeMs)
 			if !tw.triggerSend.IsZero() {
 				break
 			}
 			tw.triggerSend = now
+			triggers = append(triggers, tw)
 			if e < ms-delayMs-10*sizeMs {
 				break
 			}
@@ -380,6 +383,15 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
 				if err != nil {
 					errOnce.Do(func() { sendErr = err })
+					return
+				}
+				if triggers != nil {
+					acked := time.Now()
+					run.mu.Lock()
+					for _, tw := range triggers {
+						tw.triggerAck = acked
+					}
+					run.mu.Unlock()
 				}
 			})
 		sent++
@@ -416,7 +428,7 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 	wg.Wait()
 
 	// Figures.
-	var last, first, engine, deliver, afterRecv, quiet []float64
+	var last, first, engine, deliver, afterRecv, quiet, acks []float64
 	missing, wrong := 0, 0
 	run.mu.Lock()
 	for st := firstMeasured; st <= lastMeasured; st += sizeMs {
@@ -440,6 +452,9 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		quiet = append(quiet, ms(time.UnixMilli(st+sizeMs).Sub(w.lastSend)))
 		if !w.triggerRecv.IsZero() && !w.triggerSend.IsZero() {
 			deliver = append(deliver, ms(w.triggerRecv.Sub(w.triggerSend)))
+			if !w.triggerAck.IsZero() {
+				acks = append(acks, ms(w.triggerAck.Sub(w.triggerSend)))
+			}
 			afterRecv = append(afterRecv, ms(w.resultArrive.Sub(w.triggerRecv)))
 		}
 	}
@@ -474,6 +489,7 @@ func runLatency(b *testing.B, serviceURL, adminURL string, cfg latencyConfig) {
 		{"first bid publish → result", first},
 		{"window end + delay → result (engine added)", engine},
 		{"last bid publish → window end (producer quiet)", quiet},
+		{"trigger publish → broker ack to the producer", acks},
 		{"trigger publish → bare reader receive", deliver},
 		{"bare reader receive → result", afterRecv},
 	} {
