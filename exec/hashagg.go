@@ -217,6 +217,15 @@ func (h *HashAggregate) consume(ctx context.Context, b Batch) (Message, error) {
 	}
 	h.gids = h.g.lookup(keys, n, h.gids)
 	releaseArrays(keys)
+	if h.ttl != nil && !b.AppendOnly() {
+		if kept, ok, err := h.ttlDropOrphans(b); err != nil || ok {
+			if err != nil {
+				return Message{}, err
+			}
+			defer kept.Rec.Release()
+			return h.consume(ctx, kept)
+		}
+	}
 	ng := h.g.numGroups()
 	for _, a := range h.accs {
 		a.resize(ng)

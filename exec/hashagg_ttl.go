@@ -31,6 +31,7 @@ type aggTTL struct {
 	nlive   int
 	q       ttlQueue
 	expired int64 // groups forgotten so far
+	orphans int64 // retractions dropped: their group had expired
 }
 
 // ttlItem says group g was touched at (or after) at.
@@ -193,6 +194,65 @@ func (h *HashAggregate) ttlWatermark(wm int64) {
 	if dead := h.g.numGroups() - t.nlive; dead >= 64 && dead >= t.nlive {
 		h.ttlCompact()
 	}
+}
+
+// ttlDropOrphans removes from b (whose rows' groups are in h.gids) the
+// retractions of rows the aggregate no longer holds because their group
+// expired (the group has no rows left at that point of the batch): folding
+// them in would make counts negative and sums wrong. Like the expiry, this
+// is silent. ok is false when there are none (b is to be used as is).
+func (h *HashAggregate) ttlDropOrphans(b Batch) (Batch, bool, error) {
+	var net map[uint32]int64
+	var keep []int32
+	dropped := 0
+	for i, g := range h.gids {
+		d := delta(b.Ops, i)
+		if d < 0 {
+			have := net[g]
+			if int(g) < len(h.rows) {
+				have += h.rows[g]
+			}
+			if have <= 0 {
+				if keep == nil {
+					keep = make([]int32, 0, len(h.gids))
+					for j := 0; j < i; j++ {
+						keep = append(keep, int32(j))
+					}
+				}
+				dropped++
+				continue
+			}
+		}
+		if net == nil {
+			net = map[uint32]int64{}
+		}
+		net[g] += d
+		if keep != nil {
+			keep = append(keep, int32(i))
+		}
+	}
+	if dropped == 0 {
+		return Batch{}, false, nil
+	}
+	h.ttl.orphans += int64(dropped)
+	rec, err := takeRecord(h.mem, b.Rec, keep)
+	if err != nil {
+		return Batch{}, false, err
+	}
+	ops := make([]ChangeKind, len(keep))
+	for j, i := range keep {
+		ops[j] = b.Ops[i]
+	}
+	return Batch{Rec: rec, Ops: ops}, true, nil
+}
+
+// OrphanRetractions is how many retractions the aggregate dropped because
+// the group of the retracted row had expired.
+func (h *HashAggregate) OrphanRetractions() int64 {
+	if h.ttl == nil {
+		return 0
+	}
+	return h.ttl.orphans
 }
 
 // groupCompacter is implemented by accumulators whose per-group state can
