@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	pulsarclient "github.com/apache/pulsar-client-go/pulsar"
 	"github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -96,4 +100,43 @@ func TestPulsarCatalog(t *testing.T) {
 	tcancel()
 	rdr.Release()
 	eventually(t, "continuous Pulsar query to close", func() bool { return srv.RunningQueries() == 0 })
+
+	// A message that is not the table's Avro: skipped, and the warning
+	// comes in the DoGet trailer.
+	pc, err := pulsarclient.NewClient(pulsarclient.ClientOptions{URL: serviceURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	prod, err := pc.CreateProducer(pulsarclient.ProducerOptions{Topic: "persistent://" + ns + "/readings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Send(ctx, &pulsarclient.ProducerMessage{Payload: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	info, err = cl.Execute(pub, `SELECT id FROM `+tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trl metadata.MD
+	rdr, err = cl.DoGet(pub, info.Endpoint[0].Ticket, grpc.Trailer(&trl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rdr.Next() {
+		n += int(rdr.RecordBatch().NumRows())
+	}
+	if err := rdr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdr.Release()
+	if n != 3 {
+		t.Errorf("%d rows after the corrupt message, want 3", n)
+	}
+	if w := trl.Get(WarningKey); len(w) == 0 || !strings.Contains(strings.Join(w, "|"), "1 message(s)") {
+		t.Errorf("warnings %q, want one about the undecodable message", w)
+	}
 }
