@@ -16,6 +16,13 @@
 // exec.Batch Ops, so the shell renders them exactly as in local mode.
 // Server errors located in the SQL ("line L column C: ...") come back as
 // *sql.Error so the shell can point at them.
+//
+// Status lines and warnings come from the server in gRPC metadata
+// (x-magnetar-status, x-magnetar-warning: the response headers of an
+// update, the trailer of a result stream), so the shell prints exactly
+// what it prints in local mode, including warnings known only once the
+// rows were read. A server that sends none gets status lines rebuilt from
+// the statement's first words and the row count.
 package flightclient
 
 import (
