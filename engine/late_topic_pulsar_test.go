@@ -77,6 +77,13 @@ func TestPulsarLateTopic(t *testing.T) {
 	if len(late) != dropped {
 		t.Errorf("late topic has %d rows, the warning says %d were dropped", len(late), dropped)
 	}
+	// The table option names the late topic when the session does not.
+	mustRun(t, s, "SET magnetar.late_topic = ''")
+	mustRun(t, s, "ALTER TABLE clicks ENGINE_ATTRIBUTE='late_topic=late_opt'")
+	drain(t, s, q)
+	if late, _ := drain(t, s, "SELECT k, et, note FROM late_opt"); equalRows(late, wantLate) != nil {
+		t.Errorf("late_opt holds %q, want %q", late, wantLate)
+	}
 	// The late topic is an ordinary table in the source's schema, with its
 	// event time.
 	all, _ := drain(t, s, "SHOW COLUMNS FROM late_clicks")
