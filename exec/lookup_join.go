@@ -45,7 +45,7 @@ type LookupJoin struct {
 	lkEvs, rkEvs []expr.Evaluator
 	resEv        expr.Evaluator
 
-	keys  *MapState[string, upsertEntry] // upsert key → row
+	keys  *upsertIndex // upsert key → row
 	table *rowTable
 	jk    []string // join key of each slot's row
 	jkOK  []bool   // the row's join key has no NULL
@@ -55,7 +55,6 @@ type LookupJoin struct {
 
 	u       upsertKeys
 	touched []upsertTouch
-	at      map[string]int
 	slots   []int32
 	enc     [][]byte
 	i64     []int64
@@ -92,9 +91,7 @@ func NewLookupJoin(left, right Operator, typ JoinType, leftKeys, rightKeys []exp
 		return nil, fmt.Errorf("lookup join: %w", err)
 	}
 	j := &LookupJoin{left: left, right: right, typ: typ, leftKeys: leftKeys, rightKeys: rightKeys, residual: residual,
-		spec: spec, mem: mem, index: map[string]int32{}, at: map[string]int{}, u: upsertKeys{spec: spec},
-		keys: NewMapState[string, upsertEntry]()}
-	j.keys.Size = func(k string, _ upsertEntry) int { return len(k) }
+		spec: spec, mem: mem, index: map[string]int32{}, u: upsertKeys{spec: spec}, keys: newUpsertIndex()}
 	fs := append(append([]arrow.Field(nil), left.Schema().Fields()...), right.Schema().Fields()...)
 	for i := len(left.Schema().Fields()); i < len(fs); i++ {
 		fs[i].Nullable = true
@@ -207,7 +204,7 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 	rec := b.Rec
 	j.u.read(rec)
 	var marker bool
-	j.touched, marker = foldBatch(&j.u, j.keys, j.touched, j.at)
+	j.touched, marker = j.keys.fold(&j.u, j.touched)
 	if marker {
 		j.boot = true
 	}
@@ -241,7 +238,7 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 			j.table.remove(s)
 		}
 		if t.after < 0 {
-			j.keys.Delete(t.key)
+			j.keys.drop(t.ent)
 			continue
 		}
 		s := j.slots[k]
@@ -254,7 +251,7 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 			j.index[j.jk[s]] = s
 		}
 		j.seq++
-		j.keys.Put(t.key, upsertEntry{Slot: s, Seq: j.seq})
+		j.keys.set(t.ent, s, j.seq)
 	}
 	return nil
 }
@@ -421,9 +418,9 @@ type lookupSnapshot struct {
 	Boot  bool
 }
 
-func (s lookupState) Entries() int { return s.j.keys.Entries() }
+func (s lookupState) Entries() int { return s.j.keys.entries() }
 func (s lookupState) SizeBytes() int64 {
-	n := s.j.keys.SizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*17
+	n := s.j.keys.sizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*17
 	for _, k := range s.j.jk {
 		n += 2 * int64(len(k)) // the slot's copy and the index's key
 	}
@@ -432,7 +429,7 @@ func (s lookupState) SizeBytes() int64 {
 
 func (s lookupState) Snapshot(w io.Writer) error {
 	var keys bytes.Buffer
-	if err := s.j.keys.Snapshot(&keys); err != nil {
+	if err := s.j.keys.snapshot(&keys); err != nil {
 		return err
 	}
 	snap := lookupSnapshot{Keys: keys.Bytes(), Table: s.j.table.snapshot(), JK: s.j.jk, JKOK: s.j.jkOK, Seq: s.j.seq, Boot: s.j.boot}
@@ -449,7 +446,7 @@ func (s lookupState) Restore(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("restore lookup join: %w", err)
 	}
-	if err := s.j.keys.Restore(bytes.NewReader(snap.Keys)); err != nil {
+	if err := s.j.keys.restore(bytes.NewReader(snap.Keys)); err != nil {
 		return err
 	}
 	if err := s.j.table.restore(snap.Table); err != nil {
@@ -460,11 +457,10 @@ func (s lookupState) Restore(r io.Reader) error {
 		s.j.jk, s.j.jkOK = append(s.j.jk, ""), append(s.j.jkOK, false)
 	}
 	s.j.index = map[string]int32{}
-	s.j.keys.Range(func(_ string, e upsertEntry) bool {
-		if s.j.jkOK[e.Slot] {
-			s.j.index[s.j.jk[e.Slot]] = e.Slot
+	s.j.keys.each(func(slot int32, _ int64) {
+		if s.j.jkOK[slot] {
+			s.j.index[s.j.jk[slot]] = slot
 		}
-		return true
 	})
 	return nil
 }

@@ -130,57 +130,6 @@ func sinkKey(rec arrow.RecordBatch, cols []int, i int) (string, bool) {
 	return string(b), true
 }
 
-// upsertEntry is the state of one key: the slot of its row and the
-// sequence number of the write that put it there (the bootstrap snapshot
-// lists rows in that order, the order a compacted topic keeps them in).
-type upsertEntry struct {
-	Slot int32
-	Seq  int64
-}
-
-// upsertTouch is a key changed by the current batch: its slot before the
-// batch (-1: absent) and the row of the batch it ends with (-1: deleted).
-type upsertTouch struct {
-	key    string
-	before int32
-	after  int
-}
-
-// foldBatch computes the net change per key of a batch of upsert rows
-// against keys: within a batch the last row of a key wins. It reports
-// whether a bootstrap marker was seen.
-func foldBatch(u *upsertKeys, keys *MapState[string, upsertEntry], touched []upsertTouch, at map[string]int) ([]upsertTouch, bool) {
-	touched = touched[:0]
-	clear(at)
-	marker := false
-	for i, k := range u.kind {
-		switch k {
-		case rowMarker:
-			marker = true
-			continue
-		case rowNoKey:
-			continue
-		}
-		key := u.keys[i]
-		j, seen := at[key]
-		if !seen {
-			before := int32(-1)
-			if e, ok := keys.Get(key); ok {
-				before = e.Slot
-			}
-			j = len(touched)
-			at[key] = j
-			touched = append(touched, upsertTouch{key: key, before: before, after: -1})
-		}
-		if k == rowTombstone {
-			touched[j].after = -1
-		} else {
-			touched[j].after = i
-		}
-	}
-	return touched, marker
-}
-
 // UpsertMaterialize turns the rows of an upsert source into the changelog
 // of the table they describe, keyed as UpsertSpec says: the latest row per
 // key wins. The first row of a key is +I, a later one -U old / +U new, a
@@ -201,14 +150,13 @@ type UpsertMaterialize struct {
 	spec  UpsertSpec
 	mem   memory.Allocator
 
-	keys  *MapState[string, upsertEntry] // upsert key → row
+	keys  *upsertIndex // upsert key → row
 	table *rowTable
 	boot  bool  // bootstrap done: the table has been emitted
 	seq   int64 // writes so far
 
 	u       upsertKeys
 	touched []upsertTouch
-	at      map[string]int
 	slots   []int32
 
 	heldWM  int64
@@ -227,10 +175,7 @@ func NewUpsertMaterialize(child Operator, spec UpsertSpec, mem memory.Allocator)
 	if err != nil {
 		return nil, fmt.Errorf("upsert materialize: %w", err)
 	}
-	m := &UpsertMaterialize{child: child, spec: spec, mem: mem, table: t, at: map[string]int{},
-		keys: NewMapState[string, upsertEntry](), u: upsertKeys{spec: spec}}
-	m.keys.Size = func(k string, _ upsertEntry) int { return len(k) }
-	return m, nil
+	return &UpsertMaterialize{child: child, spec: spec, mem: mem, table: t, keys: newUpsertIndex(), u: upsertKeys{spec: spec}}, nil
 }
 
 func checkUpsertSpec(s *arrow.Schema, spec UpsertSpec) error {
@@ -316,7 +261,7 @@ func (m *UpsertMaterialize) consume(b Batch) (Batch, error) {
 	rec := b.Rec
 	m.u.read(rec)
 	var marker bool
-	m.touched, marker = foldBatch(&m.u, m.keys, m.touched, m.at)
+	m.touched, marker = m.keys.fold(&m.u, m.touched)
 	// New rows go into the table first, so old and new rows can be built
 	// into one output batch before the old ones are freed.
 	sel := make([]int32, 0, len(m.touched))
@@ -347,9 +292,9 @@ func (m *UpsertMaterialize) consume(b Batch) (Batch, error) {
 		}
 		if newSlot >= 0 {
 			m.seq++
-			m.keys.Put(t.key, upsertEntry{Slot: newSlot, Seq: m.seq})
-		} else if t.before >= 0 {
-			m.keys.Delete(t.key)
+			m.keys.set(t.ent, newSlot, m.seq)
+		} else {
+			m.keys.drop(t.ent)
 		}
 	}
 	var res Batch
@@ -381,15 +326,16 @@ const upsertEmitRows = 8192
 // then the held watermark.
 func (m *UpsertMaterialize) finishBoot() {
 	m.boot = true
-	es := make([]upsertEntry, 0, m.keys.Entries())
-	m.keys.Range(func(_ string, e upsertEntry) bool {
-		es = append(es, e)
-		return true
-	})
-	slices.SortFunc(es, func(a, b upsertEntry) int { return cmp.Compare(a.Seq, b.Seq) })
+	type live struct {
+		slot int32
+		seq  int64
+	}
+	es := make([]live, 0, m.keys.entries())
+	m.keys.each(func(slot int32, seq int64) { es = append(es, live{slot, seq}) })
+	slices.SortFunc(es, func(a, b live) int { return cmp.Compare(a.seq, b.seq) })
 	slots := make([]int32, len(es))
 	for i, e := range es {
-		slots[i] = e.Slot
+		slots[i] = e.slot
 	}
 	for len(slots) > 0 {
 		n := min(len(slots), upsertEmitRows)
@@ -416,12 +362,12 @@ type upsertSnapshot struct {
 	HasWM bool
 }
 
-func (s upsertState) Entries() int     { return s.m.keys.Entries() }
-func (s upsertState) SizeBytes() int64 { return s.m.keys.SizeBytes() + s.m.table.sizeBytes() }
+func (s upsertState) Entries() int     { return s.m.keys.entries() }
+func (s upsertState) SizeBytes() int64 { return s.m.keys.sizeBytes() + s.m.table.sizeBytes() }
 
 func (s upsertState) Snapshot(w io.Writer) error {
 	var keys bytes.Buffer
-	if err := s.m.keys.Snapshot(&keys); err != nil {
+	if err := s.m.keys.snapshot(&keys); err != nil {
 		return err
 	}
 	snap := upsertSnapshot{Keys: keys.Bytes(), Table: s.m.table.snapshot(), Boot: s.m.boot, Seq: s.m.seq, WM: s.m.heldWM, HasWM: s.m.hasWM}
@@ -436,7 +382,7 @@ func (s upsertState) Restore(r io.Reader) error {
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("restore upsert materialize: %w", err)
 	}
-	if err := s.m.keys.Restore(bytes.NewReader(snap.Keys)); err != nil {
+	if err := s.m.keys.restore(bytes.NewReader(snap.Keys)); err != nil {
 		return err
 	}
 	s.m.boot, s.m.seq, s.m.heldWM, s.m.hasWM = snap.Boot, snap.Seq, snap.WM, snap.HasWM
