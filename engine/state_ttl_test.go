@@ -213,3 +213,22 @@ func TestStateTTLJoinContinuous(t *testing.T) {
 		})
 	}
 }
+
+// Rows read in one batch (a backlog) expire keys as a live stream would:
+// the TTL clock cuts a batch that moves the watermark more than a tenth
+// of the TTL and emits the watermark in between.
+func TestStateTTLAggregateOneBatch(t *testing.T) {
+	eng, s, done := newTTLSession(t)
+	defer done()
+	mustRun(t, s, "SET magnetar.event_time = 'ts'; SET magnetar.state_ttl = '1 MINUTE'; SET magnetar.mode = 'continuous'")
+	if plan := explainText(t, s, "SELECT uid, count(*) FROM clicks GROUP BY uid"); !strings.Contains(plan, "split_every=6s") {
+		t.Errorf("plan lacks the clock's split:\n%s", plan)
+	}
+	got := runChanges(t, eng, s, "SELECT uid, count(*), sum(amount) FROM clicks GROUP BY uid", []string{
+		"INSERT INTO clicks VALUES ('ann', '2024-01-01 00:00:00', 1)",
+		"INSERT INTO clicks VALUES ('bob', '2024-01-01 00:10:00', 2), ('ann', '2024-01-01 00:10:01', 3)",
+	}, 3)
+	if err := exectest.Equal(got, []string{"+I ann|1|1", "+I bob|1|2", "+I ann|1|3"}); err != nil {
+		t.Error(err)
+	}
+}

@@ -41,6 +41,10 @@ type WatermarkOptions struct {
 	// watermarks. The planner sets it where watermarks serve as the clock
 	// of a state time-to-live, below operators that must not lose rows.
 	KeepLate bool
+	// SplitEvery (with KeepLate): a batch whose rows would move the
+	// watermark more than this past the last one emitted is cut there, the
+	// watermark emitted between the parts (watermark_split.go). 0: never.
+	SplitEvery time.Duration
 	// Now is the processing-time clock (time.Now when nil); tests set it.
 	Now func() time.Time
 	// Mem allocates the filtered batches when late rows are dropped
@@ -70,6 +74,7 @@ type WatermarkAssigner struct {
 	single  wmPartition
 	late    int64
 	pending *Message
+	rest    Batch // rest of a cut batch, consumed before the next input
 	scratch []int64
 	keys    [][]byte
 	i64     []int64
@@ -138,9 +143,14 @@ func (w *WatermarkAssigner) Next(ctx context.Context) (Message, error) {
 		if err := ctx.Err(); err != nil {
 			return Message{}, err
 		}
-		m, err := w.child.Next(ctx)
-		if err != nil {
-			return Message{}, err
+		var m Message
+		if w.rest.Rec != nil {
+			m, w.rest = Message{Kind: MsgBatch, Batch: w.rest}, Batch{}
+		} else {
+			var err error
+			if m, err = w.child.Next(ctx); err != nil {
+				return Message{}, err
+			}
 		}
 		switch m.Kind {
 		case MsgWatermark:
@@ -150,6 +160,12 @@ func (w *WatermarkAssigner) Next(ctx context.Context) (Message, error) {
 			return m, nil
 		case MsgBarrier:
 			return m, nil
+		}
+		if i := w.splitAt(m.Batch.Rec); i >= 0 {
+			n := int(m.Batch.Rec.NumRows())
+			head, rest := sliceBatch(m.Batch, 0, i+1), sliceBatch(m.Batch, i+1, n)
+			m.Release()
+			m.Batch, w.rest = head, rest
 		}
 		out, err := w.consume(m.Batch)
 		if err != nil {
@@ -372,7 +388,13 @@ func (s wmState) Restore(in io.Reader) error {
 }
 
 // Close implements Operator.
-func (w *WatermarkAssigner) Close() error { return w.child.Close() }
+func (w *WatermarkAssigner) Close() error {
+	if w.rest.Rec != nil {
+		w.rest.Rec.Release()
+		w.rest = Batch{}
+	}
+	return w.child.Close()
+}
 
 // Children implements Operator.
 func (w *WatermarkAssigner) Children() []Operator { return []Operator{w.child} }
@@ -391,6 +413,9 @@ func (w *WatermarkAssigner) String() string {
 	}
 	if w.opts.KeepLate {
 		s += ", keep_late"
+	}
+	if w.opts.SplitEvery > 0 {
+		s += fmt.Sprintf(", split_every=%s", w.opts.SplitEvery)
 	}
 	if w.opts.LateSink != nil {
 		s += ", late_sink"

@@ -114,7 +114,7 @@ func buildWatermark(x *Watermark, child exec.Operator, mem memory.Allocator) (ex
 	}
 	opts := exec.WatermarkOptions{
 		PartitionCol: x.PartitionCol, Partitions: x.Partitions, IdleTimeout: x.Idle, AllowedLateness: x.Lateness, Mem: mem,
-		KeepLate: x.KeepLate,
+		KeepLate: x.KeepLate, SplitEvery: x.ClockSplit,
 	}
 	lq, err := lateQueue(x, mem)
 	if err != nil {

@@ -90,7 +90,7 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 		}
 		kids := append([]Node(nil), n.Children()...)
 		for i, k := range kids {
-			c, err := p.clock(k)
+			c, err := p.clock(k, ttl)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
 			}
@@ -100,9 +100,14 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 	})
 }
 
+// clockSplits is how finely a clock watermark cuts long batches: expiry
+// lags by at most TTL / clockSplits however the input is batched.
+const clockSplits = 10
+
 // clock returns n with watermarks on every input that has none: a
-// watermark (keeping late rows) above each scan not already below one.
-func (p *wmPlacer) clock(n Node) (Node, error) {
+// watermark (keeping late rows, cutting batches that span more than a
+// tenth of the TTL) above each scan not already below one.
+func (p *wmPlacer) clock(n Node, ttl time.Duration) (Node, error) {
 	switch x := n.(type) {
 	case *Watermark, *WindowAggregate, *IntervalJoin:
 		return n, nil // they emit watermarks
@@ -118,6 +123,7 @@ func (p *wmPlacer) clock(n Node) (Node, error) {
 		if w, ok := wn.(*Watermark); ok {
 			nw := *w
 			nw.KeepLate = true
+			nw.ClockSplit = ttl / clockSplits
 			return &nw, nil
 		}
 		return wn, nil
@@ -128,7 +134,7 @@ func (p *wmPlacer) clock(n Node) (Node, error) {
 	}
 	out := make([]Node, len(kids))
 	for i, k := range kids {
-		c, err := p.clock(k)
+		c, err := p.clock(k, ttl)
 		if err != nil {
 			return nil, err
 		}

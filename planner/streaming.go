@@ -182,6 +182,9 @@ type Watermark struct {
 	// KeepLate: the watermarks only clock a state TTL (state_ttl.go); no
 	// row is dropped.
 	KeepLate bool
+	// ClockSplit (with KeepLate): batches moving the watermark more than
+	// this are cut (exec.WatermarkOptions.SplitEvery).
+	ClockSplit time.Duration
 	// Late, if set, receives the rows dropped as late (late_rows.go).
 	Late *LateRows
 }
@@ -214,7 +217,7 @@ func (w *Watermark) String() string {
 		s += fmt.Sprintf(" lateness=%s", w.Lateness)
 	}
 	if w.KeepLate {
-		s += " keep_late (state TTL clock)"
+		s += fmt.Sprintf(" keep_late (state TTL clock, split_every=%s)", w.ClockSplit)
 	}
 	if w.Late != nil {
 		s += " late_topic=" + w.Late.Topic
