@@ -16,7 +16,8 @@ import (
 // watermarks the result does not depend on how the rows between two
 // watermarks are cut into batches, on timing, or on checkpoint/restore
 // cycles. (Where a watermark assigner makes the watermarks, one follows
-// each source batch: expiry has batch granularity.)
+// each source batch; the planner's TTL clocks also cut batches spanning more
+// than a tenth of the TTL, see WatermarkOptions.SplitEvery.)
 //
 // Expired groups give their aggregate state back at once; their hash table
 // slots are reclaimed by a compaction that rebuilds the grouper with the
