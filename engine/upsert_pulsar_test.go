@@ -477,3 +477,20 @@ func TestPulsarUpsertMatchesCompaction(t *testing.T) {
 	}
 	same(t, got, want)
 }
+
+// TestPulsarLookupJoinAppendModeTable: a table read in append mode
+// (changelog_mode=append) is still looked up by its primary key, latest
+// row winning, tombstones deleting.
+func TestPulsarLookupJoinAppendModeTable(t *testing.T) {
+	e := newUpsertEnv(t, " ENGINE_ATTRIBUTE='changelog_mode=append'")
+	mustRun(t, e.s, "CREATE TABLE bid (auction BIGINT, price INT)")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp', 10), (2, 'chair', 20)")
+	mustRun(t, e.s, "INSERT INTO auction VALUES (1, 'lamp v2', 11)")
+	e.deleteKeys(2)
+	same(t, e.rows("SELECT count(*) FROM auction"), []string{"4"}) // every message
+	r := e.continuous("SELECT b.auction, b.price, a.item FROM bid b LEFT JOIN auction a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id")
+	mustRun(t, e.s, "INSERT INTO bid VALUES (1, 100), (2, 200)")
+	got := r.wait(t, 2)
+	sort.Strings(got)
+	same(t, got, []string{"+I 1\t100\tlamp v2", "+I 2\t200\tNULL"})
+}

@@ -79,7 +79,7 @@ func (s *source) newWorker() *worker {
 		w.mbld = array.NewRecordBuilder(mem, arrow.NewSchema(s.bschema.Fields()[w.nvis:], nil))
 		for j, m := range s.metas {
 			w.meta = append(w.meta, metaAppender(m, w.mbld.Field(j)))
-			if m == metaTombstone && s.mode == catalog.Unbounded && s.t.Upsert() {
+			if m == metaTombstone && s.mode == catalog.Unbounded && len(s.t.def.PrimaryKey) > 0 {
 				w.boot = true
 			}
 		}

@@ -35,7 +35,8 @@ import (
 // NULL. The planner's UpsertMaterialize operator (exec) above the scan
 // folds these rows into the changelog of the table keyed on __key.
 //
-// In a continuous scan that selects __tombstone, one extra row with a NULL
+// In a continuous scan of a table with a primary key (whatever its
+// changelog_mode) that selects __tombstone, one extra row with a NULL
 // __tombstone (every other column NULL too) marks the moment every
 // partition has been read up to the end it had when its reader started:
 // the upsert operators use it to end their bootstrap (emit the table built
