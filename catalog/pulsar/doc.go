@@ -41,9 +41,12 @@
 //
 //	start              unbounded start position (above)
 //	as_of              µs since epoch: bounded snapshot of the messages published before it
+//	start_positions    per-partition message ids (ledger:entry:partition[:batch], comma-separated):
+//	                   each listed partition resumes right after its id (job restarts)
 //	dead_letter_topic  topic receiving the raw payload of undecodable messages
 //	batch_size         rows per batch (default 8192)
-//	linger             max time a partial batch waits, Go duration (default 50ms)
+//	linger             max time a partial batch waits, Go duration (default 50ms;
+//	                   5ms for continuous scans)
 //	parallelism        concurrent readers (default Config.ScanParallelism)
 //	segment_split      "true" splits each partition into entry ranges read in parallel
 //	                   (default Config.SegmentSplit, off)

@@ -235,7 +235,7 @@ var (
 )
 
 func newSource(t *Table, req catalog.ScanRequest) (*source, error) {
-	opts, err := t.parseOptions(req.Options)
+	opts, err := t.scanOptions(req)
 	if err != nil {
 		return nil, err
 	}
@@ -607,4 +607,25 @@ func (s *source) recordFailure(id string, err error) {
 		s.failures = append(s.failures, id+": "+shortErr(err))
 	}
 	s.mu.Unlock()
+}
+
+// scanOptions are a request's options over the catalog's defaults for its
+// mode: unbounded scans linger less by default (Config.StreamLinger).
+func (t *Table) scanOptions(req catalog.ScanRequest) (scanOptions, error) {
+	opts, err := t.parseOptions(req.Options)
+	if err == nil && req.Mode == catalog.Unbounded && !hasOption(req.Options, "linger") {
+		opts.linger = t.cat.cfg.StreamLinger
+	}
+	return opts, err
+}
+
+// hasOption reports whether a scan option was given (keys are
+// case-insensitive, as in parseOptions).
+func hasOption(opts map[string]string, name string) bool {
+	for k := range opts {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
