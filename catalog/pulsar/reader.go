@@ -45,8 +45,9 @@ type worker struct {
 	// tomb decodes tombstones of a table with a primary key (nil for
 	// other tables, whose empty payloads stay undecodable); see upsert.go.
 	tomb *tombstoneDecoder
-	// boot: an unbounded scan of an upsert table that selects
-	// __tombstone marks when every partition has caught up (upsert.go).
+	// boot: an unbounded scan of a table with a primary key that
+	// selects __tombstone marks when every partition has caught up
+	// (upsert.go).
 	boot bool
 }
 
@@ -59,7 +60,7 @@ type msgCtx struct {
 	id      pulsar.MessageID
 	idStr   []byte
 	hasVers bool
-	tomb    int8 // __tombstone: 0 FALSE, 1 TRUE, 2 NULL (bootstrap marker)
+	tomb    int8 // __tombstone: 0 FALSE, 1 TRUE
 }
 
 func (s *source) newWorker() *worker {
@@ -174,13 +175,7 @@ func metaAppender(m int, b array.Builder) func(pulsar.Message, *msgCtx) {
 		}
 	case metaTombstone:
 		bb := b.(*array.BooleanBuilder)
-		return func(_ pulsar.Message, mc *msgCtx) {
-			if mc.tomb == 2 {
-				bb.AppendNull()
-			} else {
-				bb.Append(mc.tomb == 1)
-			}
-		}
+		return func(_ pulsar.Message, mc *msgCtx) { bb.Append(mc.tomb == 1) }
 	case metaSchemaVersion:
 		ib := b.(*array.Int64Builder)
 		return func(_ pulsar.Message, mc *msgCtx) {
@@ -345,12 +340,10 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 	caught := !w.boot || sg.bounded
 	for {
 		if !caught && !r.HasNext() {
-			// Read up to the end the partition had: when it is the last
-			// partition to get there, the bootstrap of the upsert
-			// operators above is complete.
-			// Its rows go out first: the marker, sent by whichever
-			// partition gets there last, must follow every partition's
-			// bootstrap rows in the results channel.
+			// Read up to the end the partition had. Its rows go out
+			// first: the marker, sent by whichever partition gets there
+			// last (the upsert operators' bootstrap is then complete),
+			// must follow every partition's rows in the results channel.
 			caught = true
 			if !flush() {
 				return nil
