@@ -187,6 +187,14 @@ func (s *positionScan) track(ctx context.Context, m exec.Message) (exec.Message,
 	var keep []bool
 	s.mu.Lock()
 	for i := 0; i < n; i++ {
+		if ids.IsNull(i) {
+			// An upsert scan's bootstrap marker: a row of no message, so
+			// no position; it always passes (the materializer needs it).
+			if keep != nil {
+				keep[i] = true
+			}
+			continue
+		}
 		part := parts.Value(i)
 		pos, err := parseMessageID(ids.Value(i))
 		if err != nil {
