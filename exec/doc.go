@@ -63,5 +63,26 @@
 //     bounded input; they forward watermarks and barriers as they arrive.
 //   - Metered wraps any operator for EXPLAIN ANALYZE.
 //
+// Streaming operators keep their state behind State (state.go: a size
+// figure, snapshot and restore for job checkpoints):
+//
+//   - WatermarkAssigner: per-partition watermarks (max event time − delay,
+//     minimum over partitions, idle partitions released); late rows are
+//     dropped and counted, or handed to a LateRowsTap/LateRowsQueue that
+//     writes them to a side table without blocking the pipeline.
+//   - WindowAggregate (TUMBLE, HOP, CUMULATE, SESSION in window_session.go):
+//     emits a window when the watermark passes its end (+ lateness).
+//   - Deduplicate, StreamingTopN: ROW_NUMBER = 1 and top-N per partition,
+//     emitting retractions.
+//   - IntervalJoin (state expired by watermark); the symmetric hash join
+//     (symjoin.go) for regular joins on changelogs. HashAggregate in
+//     changelog mode, the symmetric join and Deduplicate take an event-time
+//     state TTL (hashagg_ttl.go, symjoin_ttl.go): state untouched for the TTL
+//     behind the watermark is forgotten silently, like Flink's state TTL.
+//   - UpsertMaterialize: folds an upsert source (latest row per key,
+//     tombstones delete) into a changelog after a bootstrap snapshot.
+//   - LookupJoin: processing-time enrichment of a stream by an upsert
+//     table's current rows; append-only output.
+//
 // Test helpers live in exec/exectest.
 package exec
