@@ -941,6 +941,17 @@ var txnOpTimeout = time.Minute
 // errTxnStuck is wrapped when a coordinator call outlived txnOpTimeout.
 var errTxnStuck = errors.New("transaction coordinator did not answer")
 
+// txnOpError marks the failure of a transaction operation (new, commit,
+// abort, a transactional send to the state topic). It is transient: an
+// exactly-once checkpoint's output and record commit together, so a run
+// may always restart from the last record, and a coordinator going away
+// with its broker answers with whatever error (UnknownError while it
+// closes, TransactionCoordinatorNotFound, a timeout).
+type txnOpError struct{ err error }
+
+func (e txnOpError) Error() string { return e.err.Error() }
+func (e txnOpError) Unwrap() error { return e.err }
+
 // txnCall runs f, a call to the transaction coordinator, and gives up
 // waiting after txnOpTimeout or when ctx ends (f's goroutine then finishes
 // on its own; its result is dropped).
@@ -951,7 +962,10 @@ func txnCall(ctx context.Context, what string, f func() error) error {
 	defer t.Stop()
 	select {
 	case err := <-done:
-		return err
+		if err != nil {
+			return txnOpError{err}
+		}
+		return nil
 	case <-t.C:
 		return fmt.Errorf("%s: %w within %v", what, errTxnStuck, txnOpTimeout)
 	case <-ctx.Done():

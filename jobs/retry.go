@@ -73,7 +73,11 @@ func (j *job) name() string {
 // being unavailable for a while, rather than from the job itself (its plan,
 // its data, its configuration), which a restart would only repeat.
 func transient(err error) bool {
-	if errors.Is(err, errTxnUnsettled) || errors.Is(err, errTxnStuck) {
+	var te txnOpError
+	if errors.Is(err, errTxnUnsettled) || errors.Is(err, errTxnStuck) || errors.As(err, &te) ||
+		// A transactional send whose topic registration with the
+		// coordinator failed (the client joins the cause to this).
+		errors.Is(err, pulsar.ErrTransaction) {
 		return true
 	}
 	// The client reports most server errors as UnknownError with the

@@ -24,6 +24,8 @@ func TestTransient(t *testing.T) {
 		{errors.New(`GET http://127.0.0.1:8080/admin/v2/...: HTTP 503: Service Unavailable`), true},
 		{errors.New(`new transaction: TransactionCoordinatorNotFound: UnknownError`), true},
 		{errors.New(`producer: ServiceNotReady: UnknownError`), true},
+		{fmt.Errorf("sink: send to t: %w", errors.Join(pulsar.ErrTransaction, errors.New("UnknownError: UnknownError"))), true},
+		{fmt.Errorf("checkpoint 5: %w", txnOpError{errors.New("UnknownError: UnknownError")}), true},
 		{errors.New(`column "when" cannot be NULL`), false},
 		{errors.New(`table "dst" has 2 columns but the query gives 3`), false},
 	} {
