@@ -77,6 +77,8 @@ func pushFilter(n Node, preds []expr.Expr) (Node, error) {
 		return wrapFilter(&Project{Child: child, Exprs: x.Exprs, Cols: x.Cols}, keep), nil
 	case *Join:
 		return pushJoin(x, preds)
+	case *LookupJoin:
+		return pushLookupJoin(x, preds)
 	case *Aggregate:
 		G := len(x.Groups)
 		var down, keep []expr.Expr
