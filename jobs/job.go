@@ -183,7 +183,7 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer mp.release()
-	r := &runState{j: j, cp: cp, resume: resume, positions: map[int32]Pos{}, state: state, mp: mp, sr: sr, lastRecord: cpID}
+	r := &runState{j: j, cp: cp, positions: map[int32]Pos{}, state: state, mp: mp, sr: sr, lastRecord: cpID}
 	var w catalog.Writer
 	switch delivery {
 	case "", "at_least_once":
@@ -281,7 +281,6 @@ func (r *runState) openTxnWriter(ctx context.Context, target catalog.Table) (cat
 type runState struct {
 	j         *job
 	cp        Checkpoint
-	resume    map[int32]Pos // recorded positions not yet passed
 	positions map[int32]Pos // last position written per partition
 	w         catalog.Writer
 	pw        *sink.PulsarWriter // exactly-once: the writer, whose transaction rotates
@@ -399,17 +398,19 @@ func (r *runState) write(ctx context.Context, b exec.Batch) error {
 			if err != nil {
 				return err
 			}
-			if rp, ok := r.resume[part]; ok {
-				if !rp.Less(pos) {
-					if keep == nil {
-						keep = make([]bool, n)
-						for k := 0; k < i; k++ {
-							keep[k] = true
-						}
+			// Drop rows at or before the last position written for their
+			// partition: the replay of what the restored checkpoint covers,
+			// and a message the scan delivers a second time (seen once
+			// through a broker restart: the same source message id twice
+			// in one run).
+			if lp, ok := r.positions[part]; ok && !lp.Less(pos) {
+				if keep == nil {
+					keep = make([]bool, n)
+					for k := 0; k < i; k++ {
+						keep[k] = true
 					}
-					continue
 				}
-				delete(r.resume, part) // past the checkpoint: no more checks
+				continue
 			}
 			if keep != nil {
 				keep[i] = true
