@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/exec"
@@ -338,6 +339,14 @@ func (b *Binder) bindLookupJoin(left Node, lt *lookupTable, tp ast.JoinType, con
 				continue
 			}
 			if col, ok := stripCast(r).(*expr.Column); ok && col.Index == c {
+				if !oneToOneCast(r) {
+					// The table's key would be converted lossily (VARCHAR
+					// '1' and '01' both become 1): several table rows
+					// would share one lookup key, and the join keeps one.
+					ft := s.Schema()[c].Type
+					return nil, b.errAt(name, "lookup join: primary-key column %s of %s is %s and %s is %s: the comparison would convert the table's key; CAST the left side to %s",
+						s.Table.Def().PrimaryKey[pi], name, ft, stripCast(jn.LeftKeys[i]), stripCast(jn.LeftKeys[i]).Type(), ft)
+				}
 				used[i], found = true, true
 				lk, rk = append(lk, jn.LeftKeys[i]), append(rk, r)
 				break
@@ -387,6 +396,36 @@ func tableScanOptions(opts map[string]string) (map[string]string, bool) {
 		out[k] = v
 	}
 	return out, moved
+}
+
+// oneToOneCast reports whether e, a column under zero or more casts,
+// maps distinct values of the column to distinct values: no cast, or
+// integer and float widenings, or integers to text. A lookup key that is
+// such a function of the primary key still finds at most one row.
+func oneToOneCast(e expr.Expr) bool {
+	c, ok := e.(*expr.Cast)
+	if !ok {
+		return true
+	}
+	from, to := c.Arg.Type(), c.T
+	switch {
+	case arrow.TypeEqual(from, to):
+	case arrow.IsInteger(from.ID()) && arrow.IsInteger(to.ID()):
+		fw, tw := from.(arrow.FixedWidthDataType).BitWidth(), to.(arrow.FixedWidthDataType).BitWidth()
+		if arrow.IsUnsignedInteger(from.ID()) == arrow.IsUnsignedInteger(to.ID()) {
+			if tw < fw {
+				return false
+			}
+		} else if arrow.IsUnsignedInteger(to.ID()) || tw <= fw {
+			return false
+		}
+	case arrow.IsInteger(from.ID()) && arrow.IsFloating(to.ID()):
+	case from.ID() == arrow.FLOAT32 && to.ID() == arrow.FLOAT64:
+	case arrow.IsInteger(from.ID()) && (to.ID() == arrow.STRING || to.ID() == arrow.LARGE_STRING):
+	default:
+		return false
+	}
+	return oneToOneCast(c.Arg)
 }
 
 func stripCast(e expr.Expr) expr.Expr {
