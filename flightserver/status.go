@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/sql"
@@ -39,19 +40,66 @@ func (o *outcome) add(r *engine.Result) {
 	o.warnings = append(o.warnings, r.AllWarnings()...)
 }
 
+// Size bounds of the metadata: HTTP/2 peers limit the size of a header
+// list (grpc-java, hence the JDBC driver, to 8 KiB by default, counting
+// name, value and 32 bytes per entry), and a header block over the limit
+// fails the whole call (RST_STREAM) after the statements have run. A
+// script of a thousand INSERTs must not do that, so each key gets a
+// budget, values past it are replaced by one "(N more not shown)", and a
+// value longer than mdValueMax is cut.
+const (
+	mdValueMax      = 1 << 10
+	mdStatusBudget  = 1536
+	mdWarningBudget = 2560
+	mdEntryOverhead = 32 // per entry, as HTTP/2 counts header list size
+)
+
 // md is the outcome as gRPC metadata (nil when empty).
 func (o *outcome) md() metadata.MD {
 	if len(o.statuses) == 0 && len(o.warnings) == 0 {
 		return nil
 	}
 	md := metadata.MD{}
-	for _, s := range o.statuses {
-		md.Append(StatusKey, escapeMD(s))
-	}
-	for _, w := range o.warnings {
-		md.Append(WarningKey, escapeMD(w))
-	}
+	appendBounded(md, StatusKey, o.statuses, mdStatusBudget)
+	appendBounded(md, WarningKey, o.warnings, mdWarningBudget)
 	return md
+}
+
+// appendBounded appends vals, escaped, under key while they fit in budget
+// bytes, then a note of how many were left out.
+func appendBounded(md metadata.MD, key string, vals []string, budget int) {
+	const noteRoom = 64 // "(N more not shown)" and its entry
+	used := 0
+	for i, v := range vals {
+		e := escapeCut(v, mdValueMax)
+		cost := len(key) + len(e) + mdEntryOverhead
+		if used+cost > budget-noteRoom && i < len(vals)-1 || used+cost > budget {
+			md.Append(key, fmt.Sprintf("(%d more not shown)", len(vals)-i))
+			return
+		}
+		md.Append(key, e)
+		used += cost
+	}
+}
+
+// escapeCut is escapeMD(s) cut to at most max bytes, at a character
+// boundary, with "..." marking the cut.
+func escapeCut(s string, max int) string {
+	e := escapeMD(s)
+	if len(e) <= max {
+		return e
+	}
+	n, cut := 0, 0 // escaped length of s[:cut]
+	for cut < len(s) {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		w := len(escapeMD(s[cut : cut+size]))
+		if n+w > max-3 {
+			break
+		}
+		n += w
+		cut += size
+	}
+	return escapeMD(s[:cut]) + "..."
 }
 
 // escapeMD percent-encodes what may not appear in an HTTP/2 header value.
