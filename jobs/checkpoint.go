@@ -11,10 +11,12 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec"
 )
 
@@ -71,6 +73,10 @@ type StateRef struct {
 	Bytes int64 `json:"bytes"`
 	// Operators is the number of stateful operators saved.
 	Operators int `json:"operators"`
+	// Scans is the number of position-tracked scans of a checkpoint of
+	// several: its positions are keyed "scan/partition". 0: one scan, keyed
+	// by partition (the original layout).
+	Scans int `json:"scans,omitempty"`
 }
 
 // Properties of state chunk messages.
@@ -86,29 +92,32 @@ var stateMagic = []byte("MGJS\x01")
 
 // statefulRun is a running job's checkpointing state.
 type statefulRun struct {
-	scan *positionScan
-	ops  []exec.Operator // exec.Stateful operators, in tree order
+	scans []*positionScan // in registration order (index = positionScan.index)
+	ops   []exec.Operator // exec.Stateful operators, in tree order
 }
 
 // checkpointPlan checks that op (built over a scan registry) can be
-// checkpointed between batches and returns its position-tracking scan
-// and stateful operators in tree order.
+// checkpointed between batches and returns its position-tracking scans
+// and stateful operators in tree order. Operators with several inputs must
+// align barriers (alignsBarriers); every position-tracked scan the query
+// registered must be a leaf of the tree.
 func checkpointPlan(op exec.Operator, reg *scanRegistry) (*statefulRun, error) {
 	reg.mu.Lock()
-	scans := len(reg.scans)
+	registered := append([]*positionScan(nil), reg.scans...)
 	reg.mu.Unlock()
-	if scans != 1 {
-		return nil, fmt.Errorf("the query reads %d position-tracked Pulsar scans, not one", scans)
+	if len(registered) == 0 {
+		return nil, errors.New("no position-tracked scan in the plan")
 	}
-	sr := &statefulRun{}
+	sr := &statefulRun{scans: registered}
+	seen := map[*positionScan]bool{}
 	var visit func(o exec.Operator) error
 	visit = func(o exec.Operator) error {
 		for {
 			if ps, ok := o.(*positionScan); ok {
-				if sr.scan != nil {
-					return errors.New("two scans")
+				if seen[ps] {
+					return errors.New("a scan appears twice in the plan")
 				}
-				sr.scan = ps
+				seen[ps] = true
 				return nil
 			}
 			u, ok := o.(interface{ Unwrap() exec.Operator })
@@ -119,7 +128,9 @@ func checkpointPlan(op exec.Operator, reg *scanRegistry) (*statefulRun, error) {
 		}
 		kids := o.Children()
 		if len(kids) > 1 {
-			return fmt.Errorf("%s has %d inputs, pulled by prefetching goroutines: a barrier between batches is not consistent", o, len(kids))
+			if why := alignsBarriers(o); why != "" {
+				return fmt.Errorf("%s has %d inputs and %s: a barrier between batches is not consistent", o, len(kids), why)
+			}
 		}
 		if len(kids) == 0 {
 			return fmt.Errorf("%s is not a position-tracked Pulsar scan", o)
@@ -132,21 +143,47 @@ func checkpointPlan(op exec.Operator, reg *scanRegistry) (*statefulRun, error) {
 		} else if !statelessOp(o) {
 			return fmt.Errorf("%s keeps state that cannot be checkpointed", o)
 		}
-		return visit(kids[0])
+		for _, k := range kids {
+			if err := visit(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := visit(op); err != nil {
 		return nil, err
 	}
-	if sr.scan == nil {
-		return nil, errors.New("no position-tracked scan in the plan")
+	for _, ps := range registered {
+		if !seen[ps] {
+			return nil, fmt.Errorf("the query reads %d position-tracked scans and %d of them are in the plan", len(registered), len(seen))
+		}
 	}
 	return sr, nil
+}
+
+// alignsBarriers returns "" when o, an operator of several inputs, aligns
+// checkpoint barriers: once an input delivered barrier N it is not read
+// until every other live input delivered N, so when N leaves o, o has
+// consumed exactly the rows each input returned before its N (rows its
+// prefetchers hold beyond the barrier are in no state). Otherwise it says
+// why not.
+func alignsBarriers(o exec.Operator) string {
+	switch o.(type) {
+	case *exec.IntervalJoin, *exec.Union:
+		return ""
+	case *exec.HashJoin:
+		// Aligned in symmetric mode; its state is checked by Snapshot.
+		return ""
+	case *exec.LookupJoin:
+		return "drops its table input's barriers (that input runs ahead of them)"
+	}
+	return "does not align barriers"
 }
 
 // statelessOp reports whether o keeps nothing between messages.
 func statelessOp(o exec.Operator) bool {
 	switch o.(type) {
-	case *exec.Filter, *exec.Project:
+	case *exec.Filter, *exec.Project, *exec.Union:
 		return true
 	}
 	return false
@@ -227,14 +264,16 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 	reg := &scanRegistry{mem: m.cfg.Mem, resume: map[int32]Pos{}}
 	st := maps.Clone(settings)
 	if cp.State != nil {
-		for k, pos := range cp.Positions {
-			part, err := strconv.ParseInt(k, 10, 32)
-			if err != nil {
-				return nil, nil, fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
-			}
-			reg.resume[int32(part)] = pos
+		var err error
+		if reg.resume, reg.scanResume, err = parsePositions(cp); err != nil {
+			return nil, nil, err
 		}
-		setStart(st, reg.resume)
+		if reg.scanResume == nil {
+			setStart(st, reg.resume)
+		}
+		// Several scans: the start options apply to every scan of the
+		// query, so each scan resumes through cpulsar.Resumer instead
+		// (positionScan.Open), after its own recorded positions.
 	}
 	op, err := m.cfg.Runner(withScanRegistry(ctx, reg), db, p.query, st, true)
 	if err != nil {
@@ -247,6 +286,10 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 		return nil, nil, nil
 	}
 	if cp.State != nil {
+		if want := max(cp.State.Scans, 1); want != len(sr.scans) {
+			op.Close()
+			return nil, nil, fmt.Errorf("checkpoint %d: has positions of %d scans, the plan reads %d (did the query or engine change?)", cp.ID, want, len(sr.scans))
+		}
 		blob, err := m.readState(ctx, def.Name, cp)
 		if err == nil {
 			err = restoreStates(sr.ops, blob)
@@ -255,14 +298,51 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 			op.Close()
 			return nil, nil, fmt.Errorf("checkpoint %d: %w", cp.ID, err)
 		}
-		m.log.Info("jobs: restored checkpoint", "job", def.Name, "checkpoint", cp.ID, "operators", len(sr.ops), "bytes", cp.State.Bytes)
+		m.log.Info("jobs: restored checkpoint", "job", def.Name, "checkpoint", cp.ID, "operators", len(sr.ops), "scans", len(sr.scans), "bytes", cp.State.Bytes)
 	}
 	return op, sr, nil
 }
 
+// parsePositions reads a stateful checkpoint's source positions. A
+// checkpoint of one scan (State.Scans 0, the original layout) keys them by
+// partition ("0", "-1": not partitioned); one of several scans keys them
+// by scan index and partition ("1/0") and returns them per scan.
+func parsePositions(cp Checkpoint) (single map[int32]Pos, perScan map[int]map[int32]Pos, err error) {
+	single = map[int32]Pos{}
+	if cp.State != nil && cp.State.Scans > 0 {
+		perScan = map[int]map[int32]Pos{}
+	}
+	for k, pos := range cp.Positions {
+		pk := k
+		scan := 0
+		if perScan != nil {
+			sk, rest, ok := strings.Cut(k, "/")
+			n, err := strconv.Atoi(sk)
+			if !ok || err != nil || n < 0 || n >= cp.State.Scans {
+				return nil, nil, fmt.Errorf("checkpoint %d: bad scan position key %q (want scan/partition)", cp.ID, k)
+			}
+			scan, pk = n, rest
+		}
+		part, err := strconv.ParseInt(pk, 10, 32)
+		if err != nil {
+			return nil, nil, fmt.Errorf("checkpoint %d: bad partition %q", cp.ID, k)
+		}
+		if perScan == nil {
+			single[int32(part)] = pos
+			continue
+		}
+		if perScan[scan] == nil {
+			perScan[scan] = map[int32]Pos{}
+		}
+		perScan[scan][int32(part)] = pos
+	}
+	return single, perScan, nil
+}
+
 // setStart asks the scan to start at the recorded message of a single
-// partition; with several, the scan replays from the earliest message and
-// the recorded positions drop what is covered.
+// partition; with several, the scan replays from the earliest message. In
+// both cases start_positions resumes each recorded partition right after
+// its message, and the recorded positions drop whatever is replayed still.
 func setStart(settings map[string]string, resume map[int32]Pos) {
 	switch len(resume) {
 	case 0:
@@ -272,6 +352,9 @@ func setStart(settings map[string]string, resume map[int32]Pos) {
 		}
 	default:
 		settings["start"] = "earliest"
+	}
+	if len(resume) > 0 {
+		settings["start_positions"] = cpulsar.FormatStartPositions(startPositions(resume))
 	}
 }
 
@@ -356,7 +439,7 @@ func encodeID(id pulsar.MessageID) string {
 // checkpointState takes a checkpoint of a stateful job at a barrier: the
 // pump is stopped, so the operators are between two calls of Next and
 // their states match the scan's positions (see the top of this file).
-func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos) error {
+func (r *runState) checkpointState(ctx context.Context, positions []map[int32]Pos) error {
 	if f, ok := r.w.(flusher); ok {
 		if err := f.Flush(ctx); err != nil {
 			return err
@@ -368,10 +451,19 @@ func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos)
 	}
 	cp := Checkpoint{ID: r.cp.ID + 1, RowsIn: r.rowsIn, RowsOut: r.rowsOut, Time: time.Now().UTC(),
 		State: &StateRef{Bytes: int64(len(blob)), Operators: len(r.sr.ops)}}
-	if len(positions) > 0 {
-		cp.Positions = map[string]Pos{}
-		for part, pos := range positions {
-			cp.Positions[strconv.Itoa(int(part))] = pos
+	if len(positions) > 1 {
+		cp.State.Scans = len(positions)
+	}
+	for i, ps := range positions {
+		for part, pos := range ps {
+			if cp.Positions == nil {
+				cp.Positions = map[string]Pos{}
+			}
+			k := strconv.Itoa(int(part))
+			if cp.State.Scans > 0 {
+				k = strconv.Itoa(i) + "/" + k
+			}
+			cp.Positions[k] = pos
 		}
 	}
 	// Chunks first, the record after them: a record means a whole state.
@@ -403,7 +495,7 @@ func (r *runState) checkpointState(ctx context.Context, positions map[int32]Pos)
 		return err
 	}
 	r.cp, r.lastRecord, r.dirty = cp, id, false
-	r.lastRead = r.sr.scan.rowsRead.Load()
+	r.lastRead = r.sr.rowsRead()
 	r.j.mu.Lock()
 	r.j.stats.Checkpoints, r.j.stats.LastCheckpoint, r.j.stats.StateBytes = cp.ID, cp.Time, cp.State.Bytes
 	r.j.stats.CheckpointRowsIn = cp.RowsIn
@@ -419,7 +511,7 @@ const finalBarrierWait = 15 * time.Second
 // pump stops at every barrier until the checkpoint is taken, and a stop
 // (not a crash) ends with a final checkpoint at a barrier.
 func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
-	scan := r.sr.scan
+	sr := r.sr
 	ch := make(chan pumped, 1)
 	resume := make(chan struct{})
 	// The pump outlives ctx: a stopping job still drains to its final
@@ -467,9 +559,14 @@ func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 	var stopping <-chan time.Time
 	request := func() {
 		if outstanding == 0 {
+			// Every scan gets the barrier; the operators with several
+			// inputs align it. A scan whose input ended holds a stale
+			// request (nothing reads it any more) and is not waited for.
 			id := r.cp.ID + 1
-			if scan.requestBarrier(id) {
-				outstanding = id
+			for _, scan := range sr.scans {
+				if scan.requestBarrier(id) {
+					outstanding = id
+				}
 			}
 		}
 	}
@@ -495,7 +592,7 @@ func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 			if err := r.renewIdleTxn(ctx); err != nil {
 				return err
 			}
-			if r.dirty || scan.rowsRead.Load() != r.lastRead {
+			if r.dirty || sr.rowsRead() != r.lastRead {
 				request()
 			}
 		case p, ok := <-ch:
@@ -513,7 +610,7 @@ func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 				// The pump has stopped: the tree is quiescent.
 				r.updateStats()
 				c, cc := cpctx()
-				err := r.checkpointState(c, scan.current())
+				err := r.checkpointState(c, sr.current())
 				cc()
 				return err
 			case exec.MsgBatch:
@@ -526,7 +623,7 @@ func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 			case exec.MsgBarrier:
 				if p.m.Barrier == outstanding {
 					outstanding = 0
-					positions, _ := scan.positionsAt(p.m.Barrier)
+					positions := sr.positionsAt(p.m.Barrier)
 					r.updateStats()
 					c, cc := cpctx()
 					err := r.checkpointState(c, positions)
@@ -551,14 +648,52 @@ func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 	}
 }
 
-// updateStats sets a stateful job's input counters from its scan.
+// updateStats sets a stateful job's input counters from its scans.
 func (r *runState) updateStats() {
 	if r.sr == nil {
 		return
 	}
-	r.rowsIn = r.baseIn + r.sr.scan.rowsIn.Load()
+	var in int64
+	for _, s := range r.sr.scans {
+		in += s.rowsIn.Load()
+	}
+	r.rowsIn = r.baseIn + in
 	r.j.mu.Lock()
 	r.j.stats.RowsIn, r.j.stats.RowsOut = r.rowsIn, r.rowsOut
-	r.j.stats.RunRowsIn = r.sr.scan.rowsRead.Load()
+	r.j.stats.RunRowsIn = r.sr.rowsRead()
 	r.j.mu.Unlock()
+}
+
+// rowsRead is the rows the scans read in this run, replays included.
+func (sr *statefulRun) rowsRead() int64 {
+	var n int64
+	for _, s := range sr.scans {
+		n += s.rowsRead.Load()
+	}
+	return n
+}
+
+// current returns each scan's positions of the last rows it returned.
+func (sr *statefulRun) current() []map[int32]Pos {
+	out := make([]map[int32]Pos, len(sr.scans))
+	for i, s := range sr.scans {
+		out[i] = s.current()
+	}
+	return out
+}
+
+// positionsAt returns each scan's positions recorded with barrier id. A
+// scan that never emitted it had ended before it (its operator aligned the
+// barrier without it): all it returned is folded, so its current positions
+// count.
+func (sr *statefulRun) positionsAt(id uint64) []map[int32]Pos {
+	out := make([]map[int32]Pos, len(sr.scans))
+	for i, s := range sr.scans {
+		p, ok := s.positionsAt(id)
+		if !ok {
+			p = s.current()
+		}
+		out[i] = p
+	}
+	return out
 }

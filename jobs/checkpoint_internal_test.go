@@ -70,8 +70,10 @@ func aggOver(t *testing.T, child exec.Operator, mem memory.Allocator) exec.Opera
 	return agg
 }
 
-// TestCheckpointPlan: single-input pipelines over one tracked scan are
-// checkpointable; two-input operators and unsaved state are not.
+// TestCheckpointPlan: single-input pipelines over one tracked scan and
+// barrier-aligning multi-input operators over several are checkpointable;
+// operators that do not align, scans missing from the tree and unsaved
+// state are not.
 func TestCheckpointPlan(t *testing.T) {
 	mem := newMem(t)
 	scan := func(reg *scanRegistry) exec.Operator {
@@ -89,17 +91,36 @@ func TestCheckpointPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr, err := checkpointPlan(exec.NewMetered(top), reg)
-	if err != nil || len(sr.ops) != 1 || sr.scan == nil {
+	if err != nil || len(sr.ops) != 1 || len(sr.scans) != 1 {
 		t.Fatalf("checkpointPlan: %v %+v", err, sr)
 	}
 	top.Close()
 
 	reg = &scanRegistry{mem: mem}
-	u := exec.NewUnion([]exec.Operator{scan(reg), scan(reg)})
-	if _, err := checkpointPlan(aggOver(t, u, mem), reg); err == nil {
-		t.Error("a union of two scans passed")
+	s0, s1 := scan(reg), scan(reg)
+	u := exec.NewUnion([]exec.Operator{s0, s1})
+	sr, err = checkpointPlan(aggOver(t, u, mem), reg)
+	if err != nil || len(sr.ops) != 1 || len(sr.scans) != 2 || sr.scans[0] != s0 || sr.scans[1] != s1 {
+		t.Fatalf("union of two scans: %v %+v", err, sr)
 	}
 	u.Close()
+
+	reg = &scanRegistry{mem: mem}
+	stray := scan(reg)
+	if _, err := checkpointPlan(aggOver(t, scan(reg), mem), reg); err == nil {
+		t.Error("a plan missing a registered scan passed")
+	}
+	stray.Close()
+
+	reg = &scanRegistry{mem: mem}
+	nl, err := exec.NewNestedLoopJoin(scan(reg), scan(reg), exec.InnerJoin, nil, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkpointPlan(nl, reg); err == nil || !strings.Contains(err.Error(), "does not align barriers") {
+		t.Errorf("a nested loop join passed: %v", err)
+	}
+	nl.Close()
 
 	reg = &scanRegistry{mem: mem}
 	l := exec.NewLimit(aggOver(t, scan(reg), mem), 0, 10)

@@ -20,8 +20,13 @@ import (
 type scanRegistry struct {
 	mu     sync.Mutex
 	resume map[int32]Pos // positions already covered by the restored checkpoint
-	mem    memory.Allocator
-	scans  []*positionScan
+	// scanResume, when set (a checkpoint of several scans), replaces resume:
+	// the positions of each scan, by its index in registration order (the
+	// order the planner binds the query's scans, the same for the same
+	// query).
+	scanResume map[int]map[int32]Pos
+	mem        memory.Allocator
+	scans      []*positionScan
 }
 
 type registryKey struct{}
@@ -35,9 +40,16 @@ func registryFrom(ctx context.Context) *scanRegistry {
 	return reg
 }
 
+// add registers s (before it is opened) and gives it its index and, for a
+// checkpoint of several scans, its own resume positions.
 func (reg *scanRegistry) add(s *positionScan) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
+	s.index = len(reg.scans)
+	if reg.scanResume != nil {
+		s.resume = map[int32]Pos{}
+		maps.Copy(s.resume, reg.scanResume[s.index])
+	}
 	reg.scans = append(reg.scans, s)
 }
 
@@ -53,8 +65,14 @@ func (reg *scanRegistry) add(s *positionScan) {
 // emitted here comes out of the top operator, every operator has folded
 // exactly the rows this scan returned before it: the positions recorded
 // with the barrier and the operators' states form a consistent checkpoint.
+// The positions are those of the rows returned before the barrier, taken
+// when the barrier is emitted (not when a row is prefetched further up):
+// rows a two-input operator has prefetched from this scan follow, or
+// precede, the barrier in the same order they were returned, and an
+// operator that aligns barriers folds exactly those before it.
 type positionScan struct {
 	exec.Operator
+	index    int           // registration order in the job's scanRegistry
 	schema   *arrow.Schema // output: the requested columns
 	nout     int           // requested columns; then partition, message id
 	resume   map[int32]Pos
