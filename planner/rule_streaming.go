@@ -410,7 +410,7 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 	case *LookupJoin: // upsert.go: its left columns come from the stream
 		return x.traceLeft(p, col)
 	case *UpsertMaterialize: // upsert.go: the scan's columns, latest row per key
-		return one(x.Child, col)
+		return x.traceChild(p, col)
 	case *StreamTopN:
 		if col < len(x.Child.Schema()) {
 			return one(x.Child, col)

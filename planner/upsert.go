@@ -291,6 +291,25 @@ func (j *LookupJoin) traceLeft(p *wmPlacer, col int) (Node, bool, time.Duration,
 	return j.WithChildren([]Node{nc, j.Right}), true, late, nil
 }
 
+// traceChild places the watermark of a time column on the table's scan,
+// below the fold, keeping every row: the fold must see every message of
+// the table (a dropped update or tombstone leaves a stale row; the
+// bootstrap marker, NULL in every column, would be dropped for its NULL
+// time and the bootstrap would never end). Windows above judge lateness
+// themselves.
+func (u *UpsertMaterialize) traceChild(p *wmPlacer, col int) (Node, bool, time.Duration, error) {
+	nc, found, late, err := p.trace(u.Child, col)
+	if err != nil || !found {
+		return u, found, late, err
+	}
+	if w, ok := nc.(*Watermark); ok && !w.KeepLate {
+		kw := *w
+		kw.KeepLate = true
+		nc = &kw
+	}
+	return u.WithChildren([]Node{nc}), true, late, nil
+}
+
 var (
 	_ pruner = (*UpsertMaterialize)(nil)
 	_ pruner = (*LookupJoin)(nil)
