@@ -49,7 +49,13 @@ type LookupJoin struct {
 	table *rowTable
 	jk    []string // join key of each slot's row
 	jkOK  []bool   // the row's join key has no NULL
+	jseq  []int64  // write sequence number of each slot's row
+	// index maps a join key to the latest written row with it. Rows of
+	// different upsert keys (message keys) can share a join key; dups
+	// counts the rows beyond the first, so that when the indexed one goes
+	// the latest of the others takes its place.
 	index map[string]int32
+	dups  map[string]int32
 	seq   int64
 	boot  bool
 
@@ -91,7 +97,7 @@ func NewLookupJoin(left, right Operator, typ JoinType, leftKeys, rightKeys []exp
 		return nil, fmt.Errorf("lookup join: %w", err)
 	}
 	j := &LookupJoin{left: left, right: right, typ: typ, leftKeys: leftKeys, rightKeys: rightKeys, residual: residual,
-		spec: spec, mem: mem, index: map[string]int32{}, u: upsertKeys{spec: spec}, keys: newUpsertIndex()}
+		spec: spec, mem: mem, index: map[string]int32{}, dups: map[string]int32{}, u: upsertKeys{spec: spec}, keys: newUpsertIndex()}
 	fs := append(append([]arrow.Field(nil), left.Schema().Fields()...), right.Schema().Fields()...)
 	for i := len(left.Schema().Fields()); i < len(fs); i++ {
 		fs[i].Nullable = true
@@ -228,14 +234,8 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 	k := 0
 	for _, t := range j.touched {
 		if t.before >= 0 {
-			s := t.before
-			if j.jkOK[s] {
-				if cur, ok := j.index[j.jk[s]]; ok && cur == s {
-					delete(j.index, j.jk[s])
-				}
-			}
-			j.jk[s], j.jkOK[s] = "", false
-			j.table.remove(s)
+			j.unindex(t.before)
+			j.table.remove(t.before)
 		}
 		if t.after < 0 {
 			j.keys.drop(t.ent)
@@ -243,17 +243,68 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 		}
 		s := j.slots[k]
 		k++
-		for int(s) >= len(j.jk) {
-			j.jk, j.jkOK = append(j.jk, ""), append(j.jkOK, false)
-		}
+		j.growSlots(s)
+		// Sequence numbers follow the rows' order in the batch (not the
+		// order keys were first touched), so the latest write wins a
+		// shared join key.
+		seq := j.seq + int64(t.after) + 1
+		j.jseq[s] = seq
 		if !rowHasNull(keys, t.after) {
-			j.jk[s], j.jkOK[s] = string(j.enc[t.after]), true
-			j.index[j.jk[s]] = s
+			j.indexSlot(s, string(j.enc[t.after]))
 		}
-		j.seq++
-		j.keys.set(t.ent, s, j.seq)
+		j.keys.set(t.ent, s, seq)
 	}
+	j.seq += int64(n)
 	return nil
+}
+
+func (j *LookupJoin) growSlots(s int32) {
+	for int(s) >= len(j.jk) {
+		j.jk, j.jkOK, j.jseq = append(j.jk, ""), append(j.jkOK, false), append(j.jseq, 0)
+	}
+}
+
+// indexSlot gives slot s the join key k: the index points at it unless a
+// later written row has the same key.
+func (j *LookupJoin) indexSlot(s int32, k string) {
+	j.jk[s], j.jkOK[s] = k, true
+	if cur, ok := j.index[k]; ok {
+		j.dups[k]++
+		if j.jseq[cur] > j.jseq[s] {
+			return
+		}
+	}
+	j.index[k] = s
+}
+
+// unindex takes slot s out of the index; when it was the indexed row of
+// a shared join key, the latest of the others takes its place.
+func (j *LookupJoin) unindex(s int32) {
+	if !j.jkOK[s] {
+		return
+	}
+	k := j.jk[s]
+	j.jk[s], j.jkOK[s] = "", false
+	d := j.dups[k]
+	if d == 0 {
+		delete(j.index, k)
+		return
+	}
+	if d == 1 {
+		delete(j.dups, k)
+	} else {
+		j.dups[k] = d - 1
+	}
+	if j.index[k] != s {
+		return
+	}
+	best := int32(-1)
+	for x := range j.jk {
+		if j.jkOK[x] && j.jk[x] == k && (best < 0 || j.jseq[x] > j.jseq[best]) {
+			best = int32(x)
+		}
+	}
+	j.index[k] = best
 }
 
 // probe joins a left batch with the table.
@@ -414,13 +465,14 @@ type lookupSnapshot struct {
 	Table tableSnapshot
 	JK    []string
 	JKOK  []bool
+	JSeq  []int64
 	Seq   int64
 	Boot  bool
 }
 
 func (s lookupState) Entries() int { return s.j.keys.entries() }
 func (s lookupState) SizeBytes() int64 {
-	n := s.j.keys.sizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*17
+	n := s.j.keys.sizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*25
 	for _, k := range s.j.jk {
 		n += 2 * int64(len(k)) // the slot's copy and the index's key
 	}
@@ -432,7 +484,7 @@ func (s lookupState) Snapshot(w io.Writer) error {
 	if err := s.j.keys.snapshot(&keys); err != nil {
 		return err
 	}
-	snap := lookupSnapshot{Keys: keys.Bytes(), Table: s.j.table.snapshot(), JK: s.j.jk, JKOK: s.j.jkOK, Seq: s.j.seq, Boot: s.j.boot}
+	snap := lookupSnapshot{Keys: keys.Bytes(), Table: s.j.table.snapshot(), JK: s.j.jk, JKOK: s.j.jkOK, JSeq: s.j.jseq, Seq: s.j.seq, Boot: s.j.boot}
 	if err := gob.NewEncoder(w).Encode(snap); err != nil {
 		return fmt.Errorf("snapshot lookup join: %w", err)
 	}
@@ -452,14 +504,20 @@ func (s lookupState) Restore(r io.Reader) error {
 	if err := s.j.table.restore(snap.Table); err != nil {
 		return err
 	}
-	s.j.jk, s.j.jkOK, s.j.seq, s.j.boot = snap.JK, snap.JKOK, snap.Seq, snap.Boot
-	for len(s.j.jk) < int(s.j.table.slots) {
-		s.j.jk, s.j.jkOK = append(s.j.jk, ""), append(s.j.jkOK, false)
-	}
-	s.j.index = map[string]int32{}
-	s.j.keys.each(func(slot int32, _ int64) {
-		if s.j.jkOK[slot] {
-			s.j.index[s.j.jk[slot]] = slot
+	j := s.j
+	j.seq, j.boot = snap.Seq, snap.Boot
+	n := max(len(snap.JK), int(j.table.slots))
+	j.jk, j.jkOK, j.jseq = make([]string, n), make([]bool, n), make([]int64, n)
+	j.index, j.dups = map[string]int32{}, map[string]int32{}
+	j.keys.each(func(slot int32, seq int64) {
+		j.jseq[slot] = seq
+		if int(slot) < len(snap.JSeq) {
+			j.jseq[slot] = snap.JSeq[slot]
+		}
+	})
+	j.keys.each(func(slot int32, _ int64) {
+		if int(slot) < len(snap.JKOK) && snap.JKOK[slot] {
+			j.indexSlot(slot, snap.JK[slot])
 		}
 	})
 	return nil
