@@ -18,6 +18,7 @@ import (
 	"github.com/magnetar-sql/magnetar/jobs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 )
 
 // Version is reported by GetSqlInfo.
@@ -55,6 +56,15 @@ type Config struct {
 // into before each write to the socket (a variable so that benchmarks can
 // compare sizes).
 var writeBufferSize = 1 << 20
+
+// keepaliveTime and keepaliveTimeout: the server pings a connection
+// silent for keepaliveTime and closes it when nothing comes back within
+// keepaliveTimeout. Without them a client that vanished without closing
+// its connection (machine off, network gone) holds its streams forever:
+// an idle continuous query, or a DoGet blocked on flow control, never
+// notices, and keeps its goroutines, batches and subscriptions.
+// Variables so that tests can shorten them.
+var keepaliveTime, keepaliveTimeout = time.Minute, 20 * time.Second
 
 // Server is a Flight SQL server over the Magnetar engine.
 type Server struct {
@@ -135,6 +145,10 @@ func New(cfg Config) (*Server, error) {
 		grpc.ReadBufferSize(1<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(16<<20),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		// Clients may ping too (JDBC's keepAlive, gRPC clients with
+		// keepalive), but not more than every 10 s.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		// Result batches are encoded by DoGet itself (wire.go).
 		grpc.ForceServerCodecV2(newWireCodec()),
 	)
