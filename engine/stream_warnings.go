@@ -42,7 +42,7 @@ func operatorWarnings(root exec.Operator) []string {
 	}
 	walk(root)
 	if late > 0 {
-		out = append(out, fmt.Sprintf("%d late row(s) dropped: event time behind the watermark by more than the allowed lateness (SET magnetar.watermark_delay or magnetar.allowed_lateness to keep them)", late))
+		out = append(out, fmt.Sprintf("%d late row(s) dropped: event time behind the watermark by more than the allowed lateness (SET magnetar.watermark_delay or magnetar.allowed_lateness to keep them, magnetar.late_topic to route them to a table)", late))
 	}
 	if windowLate > 0 {
 		out = append(out, fmt.Sprintf("%d late row(s) ignored by window aggregates: their windows had already closed", windowLate))
