@@ -165,7 +165,7 @@ type insertPlan struct {
 	columns   []string // named target columns (nil: all, in order)
 	query     string   // the SELECT to run (with tracking columns when tracked)
 	tracked   bool
-	// stateful: the SELECT reads one table and is not stateless (GROUP BY,
+	// stateful: the SELECT is not stateless (GROUP BY, joins, UNION ALL,
 	// aggregates, windows, DISTINCT, ...): the job may checkpoint its
 	// operators' states with the source positions (see checkpoint.go).
 	stateful bool
@@ -206,7 +206,7 @@ func planInsert(text string) (*insertPlan, error) {
 			sel.Fields.Fields = append(sel.Fields.Fields, &ast.SelectField{Expr: &ast.ColumnNameExpr{Name: &ast.ColumnName{Name: ast.NewCIStr(n)}}})
 		}
 		p.tracked = true
-	} else if ok && singleTable(sel) {
+	} else if ok && singleTable(sel) || multiInput(x.Select) {
 		p.stateful = true
 	}
 	var sb strings.Builder
