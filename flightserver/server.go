@@ -149,7 +149,9 @@ func New(cfg Config) (*Server, error) {
 		// Clients may ping too (JDBC's keepAlive, gRPC clients with
 		// keepalive), but not more than every 10 s.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		// Result batches are encoded by DoGet itself (wire.go).
+		// Result batches are encoded by DoGet itself (wire.go), which
+		// needs to know when a connection is gone.
+		grpc.StatsHandler(connStats{}),
 		grpc.ForceServerCodecV2(newWireCodec()),
 	)
 	s.grpc = grpc.NewServer(opts...)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the "proto" codec wireCodec wraps
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -274,14 +275,20 @@ func (r *recordRelease) Put(*[]byte) {
 	}
 }
 
-// finishGrace is how long finish waits, once the stream is over, for gRPC
-// to drop buffers it may still be writing.
-const finishGrace = 200 * time.Millisecond
+// finishFallback bounds how long finish waits, once the stream is over,
+// for gRPC to free buffers when the stream's connection cannot be watched
+// (no connStats in the context): a last resort against a DoGet that
+// never ends, long enough for any write gRPC still does to be over.
+const finishFallback = 2 * time.Minute
 
 // finish waits until gRPC has written or dropped every buffer sent by
-// reference. gRPC does not return the buffers of a stream whose
-// connection broke mid-message, so once ctx (the stream's) is done the
-// batches still referenced are released after a grace period.
+// reference. When the stream is reset (client cancel, deadline), gRPC's
+// writer goroutine frees the buffers it had queued once it handles the
+// reset, which may be a while after ctx ended if it is blocked writing
+// to a slow socket; until then it may still copy from them, so the
+// batches are not released early. Only when the connection is gone
+// (its writer has exited) does gRPC never free what it held: then the
+// batches still referenced are released.
 func (w *wirePayloadWriter) finish(ctx context.Context) {
 	w.mu.Lock()
 	if len(w.live) == 0 {
@@ -296,11 +303,16 @@ func (w *wirePayloadWriter) finish(ctx context.Context) {
 		return
 	case <-ctx.Done():
 	}
-	t := time.NewTimer(finishGrace)
+	var connDone <-chan struct{}
+	if c, ok := ctx.Value(connKey{}).(*connState); ok {
+		connDone = c.done
+	}
+	t := time.NewTimer(finishFallback)
 	defer t.Stop()
 	select {
 	case <-idle:
 		return
+	case <-connDone:
 	case <-t.C:
 	}
 	w.mu.Lock()
@@ -313,3 +325,33 @@ func (w *wirePayloadWriter) finish(ctx context.Context) {
 	clear(w.live)
 	w.idle = nil
 }
+
+// connStats is the server's stats.Handler: it tells finish when a
+// connection is over. gRPC reports ConnEnd after the connection's writer
+// goroutine has exited, so no buffer is read after it.
+type connStats struct{}
+
+type connKey struct{}
+
+// connState is a connection's lifetime; done closes at ConnEnd.
+type connState struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func (connStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{done: make(chan struct{})})
+}
+
+func (connStats) HandleConn(ctx context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); !ok {
+		return
+	}
+	if c, ok := ctx.Value(connKey{}).(*connState); ok {
+		c.once.Do(func() { close(c.done) })
+	}
+}
+
+func (connStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+
+func (connStats) HandleRPC(context.Context, stats.RPCStats) {}
