@@ -22,7 +22,7 @@ import (
 // execution; later executions run the text again. JDBC prepares every
 // statement it executes and reads the result schema to tell a query from
 // an update, hence this rather than refusing.
-func (s *Server) prepareScript(ctx context.Context, cs *clientSession, p *prepared) error {
+func (s *Server) prepareScript(ctx context.Context, cs *clientSession, p *prepared, last string) error {
 	if err := checkScript(p.text); err != nil {
 		return err
 	}
@@ -38,26 +38,33 @@ func (s *Server) prepareScript(ctx context.Context, cs *clientSession, p *prepar
 	}
 	p.dataset = q.schema
 	p.pending = q
+	p.lastOnly = last
 	return nil
 }
 
 // takePending returns the result parked by prepareScript if it can still
-// be streamed (nil otherwise: the text is run again).
-func (p *prepared) takePending() *query {
+// be streamed; otherwise nil and the text an execution runs: text, except
+// at the first execution of a script whose parked result was lost
+// (expired, cancelled), where the statements before the last already ran
+// at prepare time and only the last one runs.
+func (p *prepared) takePending(text string) (*query, string) {
 	p.mu.Lock()
-	q := p.pending
-	p.pending = nil
+	q, last := p.pending, p.lastOnly
+	p.pending, p.lastOnly = nil, ""
 	p.mu.Unlock()
 	if q == nil {
-		return nil
+		return nil, text
 	}
 	q.mu.Lock()
 	usable := !q.claimed && !q.closing && q.ctx.Err() == nil
 	q.mu.Unlock()
 	if !usable {
-		return nil
+		if last != "" {
+			return nil, last
+		}
+		return nil, text
 	}
-	return q
+	return q, ""
 }
 
 // describeScript describes a text of several statements without running

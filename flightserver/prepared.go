@@ -29,8 +29,11 @@ type prepared struct {
 	query   bool          // returns rows
 	dataset *arrow.Schema // result schema of a query
 	// pending is a text of several statements run at prepare time (see
-	// prepareScript), parked for its first execution.
-	pending *query
+	// prepareScript), parked for its first execution; lastOnly is the
+	// text of its last statement, what that execution runs if the
+	// parked result is lost.
+	pending  *query
+	lastOnly string
 
 	mu       sync.Mutex
 	bound    [][]string // literal rows
@@ -165,7 +168,7 @@ func (s *Server) CreatePreparedStatement(ctx context.Context, req flightsql.Acti
 		lastUsed: time.Now(),
 	}
 	if len(stmts) > 1 {
-		if err := s.prepareScript(ctx, cs, p); err != nil {
+		if err := s.prepareScript(ctx, cs, p, stmts[len(stmts)-1].Text); err != nil {
 			return res, toStatus(err)
 		}
 		res.DatasetSchema = p.dataset
@@ -206,7 +209,7 @@ func (s *Server) ClosePreparedStatement(ctx context.Context, req flightsql.Actio
 	s.prepared.mu.Lock()
 	delete(s.prepared.byID, p.id)
 	s.prepared.mu.Unlock()
-	if q := p.takePending(); q != nil {
+	if q, _ := p.takePending(""); q != nil {
 		q.cancel(errors.New("prepared statement closed"))
 	}
 	return nil
@@ -295,7 +298,7 @@ func (s *Server) GetFlightInfoPreparedStatement(ctx context.Context, cmd flights
 	if cs == nil {
 		cs = p.session
 	}
-	q := p.takePending()
+	q, text := p.takePending(text)
 	if q == nil {
 		if q, err = s.startQuery(ctx, cs, text); err != nil {
 			return nil, toStatus(err)
@@ -333,7 +336,7 @@ func (s *Server) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Prepa
 	if err != nil {
 		return nil, nil, err
 	}
-	q := p.takePending()
+	q, text := p.takePending(text)
 	if q == nil {
 		if q, err = s.startQuery(ctx, p.session, text); err != nil {
 			return nil, nil, toStatus(err)
