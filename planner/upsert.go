@@ -400,6 +400,10 @@ func (b *Binder) bindLookupJoin(left Node, lt *lookupTable, tp ast.JoinType, con
 		KeyCol: keyCol, FlagCol: flagCol, KeyCols: pk, cols: joinCols(left.Schema(), s.Schema(), typ)}, nil
 }
 
+// scanOptBootstrapMarker is catalog/pulsar's ScanOptBootstrapMarker (the
+// planner does not import a catalog implementation).
+const scanOptBootstrapMarker = "bootstrap_marker"
+
 // tableScanOptions returns the scan options for the table side of a lookup
 // join: the session's without its start positions; moved reports whether
 // any was removed.
@@ -463,7 +467,14 @@ func (bl *Builder) buildUpsert(n Node, kids []exec.Operator, mem memory.Allocato
 	case *LookupJoin:
 		right := kids[1]
 		snapshot := x.FlagCol < 0 && bl.Mode == catalog.Unbounded
-		if opts, moved := tableScanOptions(bl.Options); snapshot || moved {
+		// A changelog_mode=append Pulsar table (no __key, a __tombstone)
+		// sends the bootstrap marker only when asked: plain reads of it
+		// must not see the marker row.
+		marker := x.KeyCol < 0 && x.FlagCol >= 0 && bl.Mode == catalog.Unbounded
+		if opts, moved := tableScanOptions(bl.Options); snapshot || moved || marker {
+			if marker {
+				opts[scanOptBootstrapMarker] = "true"
+			}
 			// The table side is the whole table: start positions of the
 			// session are for the stream. Without __tombstone (memory
 			// tables) there is no bootstrap marker: read a snapshot so

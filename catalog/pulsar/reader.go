@@ -13,7 +13,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/pulsar-client-go/pulsar"
-	"github.com/magnetar-sql/magnetar/catalog"
 	"github.com/magnetar-sql/magnetar/schema"
 )
 
@@ -45,9 +44,8 @@ type worker struct {
 	// tomb decodes tombstones of a table with a primary key (nil for
 	// other tables, whose empty payloads stay undecodable); see upsert.go.
 	tomb *tombstoneDecoder
-	// boot: an unbounded scan of a table with a primary key that
-	// selects __tombstone marks when every partition has caught up
-	// (upsert.go).
+	// boot: the scan marks when every partition has caught up
+	// (upsert.go: wantsMarker).
 	boot bool
 }
 
@@ -76,13 +74,11 @@ func (s *source) newWorker() *worker {
 	if len(s.t.def.PrimaryKey) > 0 {
 		w.tomb = newTombstoneDecoder(s.target, s.t.def.PrimaryKey)
 	}
+	w.boot = w.tomb != nil && s.sendsMarker()
 	if len(s.metas) > 0 {
 		w.mbld = array.NewRecordBuilder(mem, arrow.NewSchema(s.bschema.Fields()[w.nvis:], nil))
 		for j, m := range s.metas {
 			w.meta = append(w.meta, metaAppender(m, w.mbld.Field(j)))
-			if m == metaTombstone && s.mode == catalog.Unbounded && len(s.t.def.PrimaryKey) > 0 {
-				w.boot = true
-			}
 		}
 	}
 	return w

@@ -211,7 +211,14 @@ func (t *Table) SupportsFilter(e expr.Expr) catalog.FilterSupport {
 // Scan implements catalog.Table.
 func (t *Table) Scan(ctx context.Context, req catalog.ScanRequest) (exec.Operator, error) {
 	req = t.upsertScanRequest(req) // upsert.go
-	return newSource(t, req)
+	s, err := newSource(t, req)
+	if err != nil {
+		return nil, err
+	}
+	if t.wantsMarker(req) {
+		s.markBoot()
+	}
+	return s, nil
 }
 
 // versionCache holds a topic's writer schemas by registry version.

@@ -35,8 +35,10 @@ import (
 // NULL. The planner's UpsertMaterialize operator (exec) above the scan
 // folds these rows into the changelog of the table keyed on __key.
 //
-// In a continuous scan of a table with a primary key (whatever its
-// changelog_mode) that selects __tombstone, one extra row with a NULL
+// In a continuous scan that selects __tombstone of an upsert table (the
+// planner folds it through UpsertMaterialize), or of a changelog_mode=append
+// table with the internal scan option bootstrap_marker=true (the table side
+// of a lookup join), one extra row with a NULL
 // __tombstone (every other column NULL too) marks the moment every
 // partition has been read up to the end it had when its reader started:
 // the upsert operators use it to end their bootstrap (emit the table built
@@ -47,6 +49,11 @@ const (
 	// OptChangelogMode: "upsert" (the default for a table with a primary
 	// key) or "append" (read every message as a row, tombstones included).
 	OptChangelogMode = "changelog_mode"
+	// ScanOptBootstrapMarker ("true") asks a continuous scan of a table
+	// with a primary key that selects __tombstone for the bootstrap marker
+	// even in changelog_mode=append (whose plain reads must not see it):
+	// the planner sets it on the table side of a lookup join.
+	ScanOptBootstrapMarker = "bootstrap_marker"
 )
 
 // Upsert reports whether reads of the table are upserts: it has a primary
@@ -203,6 +210,37 @@ func appendText(b array.Builder, s string) bool {
 // read up to the end they had when their reader started.
 type bootTracker struct {
 	done atomic.Int32
+}
+
+// wantsMarker reports whether a scan for req gets the bootstrap marker.
+func (t *Table) wantsMarker(req catalog.ScanRequest) bool {
+	if req.Mode != catalog.Unbounded || len(t.def.PrimaryKey) == 0 || !slices.Contains(req.Columns, t.metaIndex(metaTombstone)) {
+		return false
+	}
+	if t.Upsert() {
+		return true
+	}
+	for k, v := range req.Options {
+		if strings.EqualFold(k, ScanOptBootstrapMarker) {
+			on, _ := strconv.ParseBool(strings.TrimSpace(v))
+			return on
+		}
+	}
+	return false
+}
+
+// markBoot registers s as a scan that sends the bootstrap marker.
+func (s *source) markBoot() {
+	k := weak.Make(s)
+	if _, loaded := bootTrackers.LoadOrStore(k, &bootTracker{}); !loaded {
+		runtime.AddCleanup(s, func(k weak.Pointer[source]) { bootTrackers.Delete(k) }, k)
+	}
+}
+
+// sendsMarker reports whether s was registered by markBoot.
+func (s *source) sendsMarker() bool {
+	_, ok := bootTrackers.Load(weak.Make(s))
+	return ok
 }
 
 // bootTrackers maps a scan (weakly: the entry goes with the scan) to its
