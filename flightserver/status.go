@@ -66,20 +66,33 @@ func (o *outcome) md() metadata.MD {
 }
 
 // appendBounded appends vals, escaped, under key while they fit in budget
-// bytes, then a note of how many were left out.
+// bytes; when they do not all fit, a note of how many were left out comes
+// before the last value, which is always kept (clients show the last
+// status as the outcome of a script).
 func appendBounded(md metadata.MD, key string, vals []string, budget int) {
 	const noteRoom = 64 // "(N more not shown)" and its entry
-	used := 0
+	esc := make([]string, len(vals))
+	total := 0
 	for i, v := range vals {
-		e := escapeCut(v, mdValueMax)
-		cost := len(key) + len(e) + mdEntryOverhead
-		if used+cost > budget-noteRoom && i < len(vals)-1 || used+cost > budget {
-			md.Append(key, fmt.Sprintf("(%d more not shown)", len(vals)-i))
-			return
+		esc[i] = escapeCut(v, mdValueMax)
+		total += len(key) + len(esc[i]) + mdEntryOverhead
+	}
+	if total <= budget {
+		md.Append(key, esc...)
+		return
+	}
+	last := len(esc) - 1
+	room := budget - noteRoom - (len(key) + len(esc[last]) + mdEntryOverhead)
+	used, i := 0, 0
+	for ; i < last; i++ {
+		cost := len(key) + len(esc[i]) + mdEntryOverhead
+		if used+cost > room {
+			break
 		}
-		md.Append(key, e)
+		md.Append(key, esc[i])
 		used += cost
 	}
+	md.Append(key, fmt.Sprintf("(%d more not shown)", last-i), esc[last])
 }
 
 // escapeCut is escapeMD(s) cut to at most max bytes, at a character
