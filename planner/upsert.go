@@ -423,7 +423,7 @@ func tableScanOptions(opts map[string]string) (map[string]string, bool) {
 
 // oneToOneCast reports whether e, a column under zero or more casts,
 // maps distinct values of the column to distinct values: no cast, or
-// integer and float widenings, or integers to text. A lookup key that is
+// integer and float widenings, integers to text, dates to timestamps. A lookup key that is
 // such a function of the primary key still finds at most one row.
 func oneToOneCast(e expr.Expr) bool {
 	c, ok := e.(*expr.Cast)
@@ -445,6 +445,7 @@ func oneToOneCast(e expr.Expr) bool {
 	case arrow.IsInteger(from.ID()) && arrow.IsFloating(to.ID()):
 	case from.ID() == arrow.FLOAT32 && to.ID() == arrow.FLOAT64:
 	case arrow.IsInteger(from.ID()) && (to.ID() == arrow.STRING || to.ID() == arrow.LARGE_STRING):
+	case from.ID() == arrow.DATE32 && to.ID() == arrow.TIMESTAMP:
 	default:
 		return false
 	}
