@@ -134,7 +134,7 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 	inner := j.core.typ == InnerJoin
 	for {
 		cases := []selectCase{{1, j.pr.C()}}
-		if inner && !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows {
+		if inner && !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows && !j.leftAtBarrier() {
 			cases = append(cases, selectCase{0, j.pl.C()})
 		}
 		side, f, err := selectFetched(ctx, cases)

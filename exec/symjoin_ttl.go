@@ -1,8 +1,6 @@
 package exec
 
 import (
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -180,8 +178,8 @@ func (s *symSide) sizeBytes() int64 {
 }
 
 // State returns the join's state: the rows stored by the symmetric mode
-// (the bounded mode's build side is not counted). It cannot be
-// snapshotted: jobs do not checkpoint plans with two inputs.
+// (the bounded mode's build side is not counted). Snapshot and Restore
+// (symjoin_snapshot.go) cover the symmetric mode only.
 func (j *HashJoin) State() State { return joinState{j} }
 
 type joinState struct{ j *HashJoin }
@@ -204,12 +202,4 @@ func (s joinState) SizeBytes() int64 {
 		}
 	}
 	return n
-}
-
-func (s joinState) Snapshot(io.Writer) error {
-	return fmt.Errorf("hash join: %w", ErrSnapshotUnsupported)
-}
-
-func (s joinState) Restore(io.Reader) error {
-	return fmt.Errorf("hash join: %w", ErrSnapshotUnsupported)
 }
