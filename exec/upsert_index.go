@@ -46,6 +46,14 @@ func newUpsertIndex() *upsertIndex { return &upsertIndex{pos: map[string]int32{}
 func (x *upsertIndex) fold(u *upsertKeys, touched []upsertTouch) ([]upsertTouch, bool) {
 	touched = touched[:0]
 	x.stamp++
+	if x.stamp == 0 {
+		// Wrapped (2^32 batches): stamps of earlier batches could equal
+		// the coming ones, and new entries carry 0. Clear them all.
+		for i := range x.ents {
+			x.ents[i].stamp = 0
+		}
+		x.stamp = 1
+	}
 	marker := false
 	for i, k := range u.kind {
 		switch k {
