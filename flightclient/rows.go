@@ -33,7 +33,11 @@ type rows struct {
 
 	// trailers of the streams read: the server's warnings (WarningKey).
 	trl metadata.MD
-	cur metadata.MD // trailer of the current stream, once it ends
+	// cur receives the trailer of the current stream; gRPC writes it from
+	// its own goroutine when a stream is cancelled, so each stream has
+	// its own, read only once the stream ended in Next (the reads there
+	// are ordered after gRPC's write).
+	cur *metadata.MD
 }
 
 var _ exec.Operator = (*rows)(nil)
@@ -90,8 +94,8 @@ func (r *rows) Next(ctx context.Context) (exec.Message, error) {
 				return exec.EndMsg, nil
 			}
 			sctx, cancel := context.WithCancel(ctx)
-			r.cur = nil
-			rdr, err := r.c.fc.DoGet(r.c.callCtx(sctx), eps[r.ep].GetTicket(), grpc.Trailer(&r.cur))
+			r.cur = new(metadata.MD)
+			rdr, err := r.c.fc.DoGet(r.c.callCtx(sctx), eps[r.ep].GetTicket(), grpc.Trailer(r.cur))
 			r.ep++
 			if err != nil {
 				cancel()
@@ -107,7 +111,7 @@ func (r *rows) Next(ctx context.Context) (exec.Message, error) {
 			return r.message(rec)
 		}
 		err := r.rdr.Err()
-		r.endStream()
+		r.endStream(true)
 		if err != nil {
 			return exec.Message{}, r.c.callError(ctx, err)
 		}
@@ -161,13 +165,16 @@ func changeKind(s string) (exec.ChangeKind, bool) {
 // streams read to their end.
 func (r *rows) warnings() []string { return mdValues(r.trl, WarningKey) }
 
-func (r *rows) endStream() {
+// endStream releases the current stream; ended says it was read to its
+// end or failed, when its trailer is complete (a stream closed before
+// has none worth reading, and gRPC may still be writing it).
+func (r *rows) endStream(ended bool) {
 	if r.rdr != nil {
 		r.rdr.Release()
 		r.rdr = nil
-		// gRPC fills the trailer once the stream ended (read to its end
-		// or failed); a cancelled stream leaves it empty.
-		r.trl = metadata.Join(r.trl, r.cur)
+		if ended {
+			r.trl = metadata.Join(r.trl, *r.cur)
+		}
 		r.cur = nil
 	}
 	if r.cancel != nil {
@@ -184,7 +191,7 @@ func (r *rows) Close() error {
 	}
 	r.closed = true
 	neverFetched := r.rdr == nil && r.ep == 0 && !r.done
-	r.endStream()
+	r.endStream(false)
 	if neverFetched {
 		r.c.cancelInfo(r.info)
 	}
