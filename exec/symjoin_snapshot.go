@@ -190,3 +190,8 @@ func (j *HashJoin) leftAtBarrier() bool {
 	n := len(j.buffered)
 	return n > 0 && j.buffered[n-1].Kind == MsgBarrier
 }
+
+// Streams reports whether the join can run over two unbounded inputs (an
+// inner join, which goes symmetric): outer, semi and anti joins wait for
+// the end of their build side, absorbing its barriers.
+func (j *HashJoin) Streams() bool { return j.core.typ == InnerJoin }

@@ -22,15 +22,18 @@ import (
 
 // Checkpoints of stateful jobs (operator state + source positions).
 //
-// A stateful job whose query reads one Pulsar table through a pipeline of
-// single-input operators (scan → filter/project → watermark → aggregate or
-// window aggregate → ...) checkpoints its operators' states. Its scan is a
-// positionScan: on each CheckpointInterval the job asks it for a barrier;
-// the barrier travels up the pipeline behind every batch the scan returned
-// before it, and the job's pump goroutine stops pulling once the barrier
-// comes out of the top. At that moment every operator has folded exactly
-// the rows up to the positions the scan recorded with the barrier, and
-// everything they emitted has been handed to the writer, so the job:
+// A stateful job's query reads one or more Pulsar tables; each scan is a
+// positionScan. On each CheckpointInterval the job asks every scan for
+// barrier N; a scan returns it before its next batch (even while its topic
+// is idle) and records the positions of the rows it returned before it.
+// Single-input operators pass the barrier on in place; operators with two
+// inputs align it (interval join, the inner hash join in symmetric mode,
+// UNION ALL: an input that delivered N is not read until every other live
+// input delivered N; see alignsBarriers). So when N comes out of the top
+// operator, every operator has folded exactly the rows each scan returned
+// before its N — rows a prefetcher holds beyond a barrier are in no state —
+// and everything they emitted has been handed to the writer. The job's
+// pump goroutine stops pulling there, and the job:
 //
 //  1. flushes the writer (at-least-once) — output up to the barrier is
 //     acknowledged;
@@ -45,20 +48,28 @@ import (
 //     chunks and the record were all written in it, so they appear
 //     together or, when it aborts, not at all).
 //
+// Positions are keyed by partition ("0", "-1": not partitioned) when the
+// query has one scan (the original record layout), and by scan index and
+// partition ("1/0") when it has several (StateRef.Scans says how many). A
+// scan's index is its order of registration while the query is bound,
+// the same for the same query and engine; a restore checks the count.
+//
 // A restarted job reads the newest record (if the last message of the
 // topic is a chunk of an unfinished checkpoint, its "previous" property
 // leads to the newest complete one), reads the chunks, rebuilds the query,
-// restores each operator's state, and starts the scan at the recorded
-// message (one partition) or at the earliest one (several: the scan takes
-// one start id), dropping the rows at or before each partition's recorded
-// position. Nothing on local disk is needed.
+// restores each operator's state, and resumes each scan right after its own
+// recorded position in every partition (cpulsar.Resumer; one scan also
+// gets the start and start_positions options), dropping any replayed row at
+// or before them. Nothing on local disk is needed.
 //
 // Plans where a between-batch barrier is not consistent are not
 // checkpointed this way and recompute from the start on restart, as
-// before: operators with two inputs (joins, UNION ALL) pull their inputs on
-// prefetch goroutines, so while the barrier passes one input the other
-// keeps running ahead; and operators that keep state without implementing
-// exec.Stateful (sort, limit, ...) would lose it.
+// before: operators with two inputs that do not align barriers (the lookup
+// join drops its table input's barriers; outer, semi and anti hash joins
+// wait for the end of their build side; the nested-loop join does not
+// align), and operators that keep state
+// without implementing exec.Stateful (sort, limit, ...), which would lose
+// it.
 
 // MaxStateChunk bounds a state chunk message.
 const MaxStateChunk = 1 << 20
@@ -168,12 +179,16 @@ func checkpointPlan(op exec.Operator, reg *scanRegistry) (*statefulRun, error) {
 // prefetchers hold beyond the barrier are in no state). Otherwise it says
 // why not.
 func alignsBarriers(o exec.Operator) string {
-	switch o.(type) {
+	switch x := o.(type) {
 	case *exec.IntervalJoin, *exec.Union:
 		return ""
 	case *exec.HashJoin:
-		// Aligned in symmetric mode; its state is checked by Snapshot.
-		return ""
+		// An inner join goes symmetric over streams and aligns there (its
+		// build phase stops reading the left input at a barrier).
+		if x.Streams() {
+			return ""
+		}
+		return "waits for the end of its build side (an outer, semi or anti join)"
 	case *exec.LookupJoin:
 		return "drops its table input's barriers (that input runs ahead of them)"
 	}
