@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -107,5 +108,36 @@ func TestMetadataValueCut(t *testing.T) {
 	}
 	if !strings.HasSuffix(v[0], "...") || strings.Contains(v[0][len(v[0])-6:], "%C3...") {
 		t.Errorf("cut value ends %q", v[0][len(v[0])-12:])
+	}
+}
+
+// A prepared INSERT executed with many parameter rows (JDBC's
+// executeBatch) runs once per row: the statuses of all runs go in one
+// bounded header, not one header value per run.
+func TestPreparedBatchFitsHeaderLimit(t *testing.T) {
+	ts := startServer(t, nil)
+	cl := dialLimited(t, ts.addr)
+	ctx := tctx(t)
+	mustUpdate(t, ctx, cl, "CREATE TABLE pb (x BIGINT)")
+	ps, err := cl.Prepare(ctx, "INSERT INTO pb VALUES (?)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close(ctx)
+	const n = 300
+	b := array.NewRecordBuilder(memory.DefaultAllocator, ps.ParameterSchema())
+	defer b.Release()
+	for i := range n {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	ps.SetParameters(rec)
+	got, err := ps.ExecuteUpdate(ctx)
+	if err != nil {
+		t.Fatalf("batch of %d rows: %v", n, err)
+	}
+	if got != n {
+		t.Errorf("%d rows inserted, want %d", got, n)
 	}
 }

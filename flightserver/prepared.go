@@ -373,13 +373,16 @@ func (s *Server) DoPutPreparedStatementUpdate(ctx context.Context, cmd flightsql
 			return 0, status.Errorf(codes.InvalidArgument, "statement has %d parameters and none are bound", len(p.params))
 		}
 	}
+	// One header for all runs (a JDBC executeBatch sends many rows).
+	var out outcome
+	defer setUpdateHeader(ctx, &out)
 	var total int64
 	for i := 0; i < runs; i++ {
 		text, err := p.boundText(i)
 		if err != nil {
 			return total, err
 		}
-		n, err := s.execUpdate(ctx, p.session, text)
+		n, err := s.runUpdate(ctx, p.session, text, &out)
 		total += n
 		if err != nil {
 			return total, toStatus(err)

@@ -125,10 +125,17 @@ func (s *Server) DoPutCommandStatementUpdate(ctx context.Context, cmd flightsql.
 }
 
 func (s *Server) execUpdate(ctx context.Context, cs *clientSession, text string) (int64, error) {
+	var out outcome
+	n, err := s.runUpdate(ctx, cs, text, &out)
+	setUpdateHeader(ctx, &out)
+	return n, err
+}
+
+// runUpdate runs text as an update, noting statuses and warnings in out.
+func (s *Server) runUpdate(ctx context.Context, cs *clientSession, text string, out *outcome) (int64, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	var total int64
-	var out outcome
 	err := cs.sess.Run(ctx, text, func(r *engine.Result) error {
 		// A query sent as an update: its rows are not wanted. Closing
 		// without pulling also keeps a continuous query from running on.
@@ -136,12 +143,18 @@ func (s *Server) execUpdate(ctx context.Context, cs *clientSession, text string)
 		out.add(r)
 		return nil
 	})
+	return total, err
+}
+
+// setUpdateHeader sends out in the response headers of an update, once
+// per call: gRPC appends the values of every SetHeader, which the size
+// bounds of outcome.md would not cover.
+func setUpdateHeader(ctx context.Context, out *outcome) {
 	if md := out.md(); md != nil {
 		// Not every caller is a gRPC call with headers still to send
 		// (SetSessionOptions runs USE through here after its own).
 		_ = grpc.SetHeader(ctx, md)
 	}
-	return total, err
 }
 
 // affectedRows reads the row count of a status such as "INSERT 3".
