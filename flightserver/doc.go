@@ -66,14 +66,20 @@
 // statements are done, so clients that read only the first message see
 // them; gRPC's Go client fills a grpc.Header call option only once the
 // stream ended). The shell's --connect mode prints them exactly as in
-// local mode.
+// local mode. HTTP/2 peers bound the size of a header block (grpc-java,
+// hence JDBC, to 8 KiB), so each key carries at most a few KiB: a longer
+// list keeps its first values, then "(N more not shown)", then its last
+// value; a value over 1 KiB is cut and ends in "...".
 //
 // # Transfer
 //
 // DoGet writes result batches with its own FlightData encoder (wire.go):
 // Arrow buffers of 16 KiB or more go to gRPC by reference (the batch is
-// released when gRPC has written them), so the only copy on the server is
-// into the socket buffer. Batches are at most about 2 MiB on the wire, a
+// released when gRPC has written or dropped them; a stream whose
+// connection is gone releases them then), so the only copy on the server
+// is into the socket buffer. The server pings connections silent for a
+// minute and closes those that do not answer, so streams of clients that
+// vanished end. Batches are at most about 2 MiB on the wire, a
 // goroutine pulls the next batch from the query while the previous one is
 // written, and nothing is compressed (on loopback or a LAN compression
 // costs more CPU than it saves). Go clients read fastest with
