@@ -88,6 +88,10 @@ type StateRef struct {
 	// several: its positions are keyed "scan/partition". 0: one scan, keyed
 	// by partition (the original layout).
 	Scans int `json:"scans,omitempty"`
+	// Sources describes each of those scans (its table and columns), in
+	// index order: a restore into a plan whose scans differ fails instead
+	// of resuming a scan at another's positions.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // Properties of state chunk messages.
@@ -305,6 +309,12 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 			op.Close()
 			return nil, nil, fmt.Errorf("checkpoint %d: has positions of %d scans, the plan reads %d (did the query or engine change?)", cp.ID, want, len(sr.scans))
 		}
+		for i, src := range cp.State.Sources {
+			if i < len(sr.scans) && src != sr.scans[i].source() {
+				op.Close()
+				return nil, nil, fmt.Errorf("checkpoint %d: scan %d read %q, the plan's reads %q (did the query or engine change?)", cp.ID, i, src, sr.scans[i].source())
+			}
+		}
 		blob, err := m.readState(ctx, def.Name, cp)
 		if err == nil {
 			err = restoreStates(sr.ops, blob)
@@ -468,6 +478,9 @@ func (r *runState) checkpointState(ctx context.Context, positions []map[int32]Po
 		State: &StateRef{Bytes: int64(len(blob)), Operators: len(r.sr.ops)}}
 	if len(positions) > 1 {
 		cp.State.Scans = len(positions)
+		for _, sc := range r.sr.scans {
+			cp.State.Sources = append(cp.State.Sources, sc.source())
+		}
 	}
 	for i, ps := range positions {
 		for part, pos := range ps {

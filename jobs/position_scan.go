@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -266,6 +267,13 @@ func (s *positionScan) Children() []exec.Operator { return nil }
 
 // String implements exec.Operator.
 func (s *positionScan) String() string { return "PositionTracking(" + s.Operator.String() + ")" }
+
+// source names what the scan reads (its description without the columns
+// and start options, which a restore changes), for checkpoint records.
+func (s *positionScan) source() string {
+	name, _, _ := strings.Cut(s.Operator.String(), " [")
+	return name
+}
 
 // Unwrap returns the scan operator.
 func (s *positionScan) Unwrap() exec.Operator { return s.Operator }
