@@ -132,6 +132,36 @@ func TestUnionAllJobRestoresFromCheckpoint(t *testing.T) {
 	want := latestCounts(e.run("SELECT k, n, s FROM aref"))
 	same(t, want, exp)
 	same(t, latestCounts(e.run("SELECT k, n, s FROM agg")), want)
+
+	// Stop: a final checkpoint at a barrier of both scans; resume reads
+	// only the new rows.
+	if err := m.Stop(e.ctx, "ua"); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _ := m.Job("ua")
+	if stopped.CheckpointRowsIn != 600 {
+		t.Fatalf("stopped job's last checkpoint covers %d rows, want 600", stopped.CheckpointRowsIn)
+	}
+	both(301, 320)()
+	if err := m.Resume(e.ctx, "ua"); err != nil {
+		t.Fatal(err)
+	}
+	info := checkpointed(t, m, "ua", 640)
+	if info.Restored != stopped.Checkpoints || info.RunRowsIn > 40+2*25 {
+		t.Fatalf("resumed from checkpoint %d (stopped at %d), read %d rows", info.Restored, stopped.Checkpoints, info.RunRowsIn)
+	}
+	exp = nil
+	for k := 0; k < 7; k++ {
+		n, s := 0, 0
+		for _, id := range append(seq(1, 320), seq(1001, 1320)...) {
+			if id%7 == k {
+				n++
+				s += id
+			}
+		}
+		exp = append(exp, fmt.Sprintf("%d|%d|%d", k, n, s))
+	}
+	same(t, latestCounts(e.run("SELECT k, n, s FROM agg")), exp)
 }
 
 func seq(lo, hi int) []int {
