@@ -200,3 +200,30 @@ func TestRegularJoinJobRestoresFromCheckpoint(t *testing.T) {
 	same(t, want, exp)
 	same(t, distinctRows(e.run("SELECT u, o FROM joined")), want)
 }
+
+// TestLookupJoinJobIsNotCheckpointed: a lookup join does not align
+// barriers (its table input runs ahead of them), so its job keeps no
+// checkpointed state; it still runs and writes its joined rows.
+func TestLookupJoinJobIsNotCheckpointed(t *testing.T) {
+	e := newEnv(t)
+	e.run(`CREATE TABLE dim (k BIGINT PRIMARY KEY, v BIGINT);
+		CREATE TABLE src (id BIGINT, ts TIMESTAMP);
+		CREATE TABLE looked (id BIGINT, v BIGINT)`)
+	e.run("INSERT INTO dim VALUES (0, 100), (1, 101), (2, 102)")
+	e.insertIDs("src", 1, 30)
+	m := e.manager()
+	defer m.Close()
+	if err := m.Create(e.ctx, "lj", e.ns, "INSERT INTO looked SELECT s.id, d.v FROM src s JOIN dim d AS OF TIMESTAMP PROCTIME() ON d.k = s.id % 3", nil); err != nil {
+		t.Fatal(err)
+	}
+	info := waitJob(t, m, "lj", "30 rows out", func(i jobs.Info) bool { return i.RowsOut >= 30 })
+	if info.Stateful {
+		t.Fatalf("a lookup-join job checkpoints its state: %+v", info)
+	}
+	var exp []string
+	for id := 1; id <= 30; id++ {
+		exp = append(exp, fmt.Sprintf("%d|%d", id, 100+id%3))
+	}
+	sort.Strings(exp)
+	same(t, distinctRows(e.run("SELECT id, v FROM looked")), exp)
+}
