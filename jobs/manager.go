@@ -141,8 +141,8 @@ type Config struct {
 	// TxnTimeout bounds a checkpoint's transaction (else EnvTxnTimeout,
 	// else 1 minute).
 	TxnTimeout time.Duration
-	// AdminURL is the broker's admin REST URL (else EnvAdminURL, else
-	// DefaultAdminURL). An exactly-once job aborts, through it, the
+	// AdminURL is the broker's admin REST URL (else the Catalog's, when
+	// it has an AdminURL method, else EnvAdminURL, else DefaultAdminURL). An exactly-once job aborts, through it, the
 	// transaction its predecessor run left open, so readers of the output
 	// need not wait for that transaction to time out.
 	AdminURL string
@@ -271,6 +271,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TxnTimeout <= 0 {
 		c.TxnTimeout = time.Minute
+	}
+	if a, ok := c.Catalog.(interface{ AdminURL() string }); ok && c.AdminURL == "" {
+		c.AdminURL = a.AdminURL() // the broker the catalog was pointed at (--admin-url)
 	}
 	if c.AdminURL == "" {
 		c.AdminURL = os.Getenv(EnvAdminURL)

@@ -287,6 +287,9 @@ func (c *Catalog) Client() pulsar.Client { return c.client }
 // Admin returns the underlying admin client.
 func (c *Catalog) Admin() admin.Client { return c.admin }
 
+// AdminURL is the admin REST URL the catalog talks to.
+func (c *Catalog) AdminURL() string { return c.cfg.AdminURL }
+
 // Name implements catalog.Catalog.
 func (c *Catalog) Name() string { return "pulsar" }
 
