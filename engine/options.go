@@ -64,8 +64,9 @@ var tableOptionDoc = map[string]func(v string, sch *arrow.Schema, meta []arrow.F
 		_, err := time.ParseDuration(v)
 		return err
 	},
-	"sink.producer_name":    nil,
-	planner.OptionLateTopic: nil, // late_topic.go: a table name, created when missing
+	"sink.producer_name":     nil,
+	"sink.dead_letter_topic": nil,
+	planner.OptionLateTopic:  nil, // late_topic.go: a table name, created when missing
 	planner.OptionChangelogMode: func(v string, _ *arrow.Schema, _ []arrow.Field) error { // planner/upsert.go
 		switch strings.ToLower(v) {
 		case "upsert", "append":

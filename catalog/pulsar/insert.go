@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -19,6 +20,7 @@ const (
 	optBatchMessages  = "sink.batching_max_messages"
 	optBatchDelay     = "sink.batching_max_delay"
 	optSinkProducerID = "sink.producer_name"
+	optSinkDeadLetter = "sink.dead_letter_topic"
 )
 
 var _ catalog.Insertable = (*Table)(nil)
@@ -44,6 +46,7 @@ func (t *Table) WriterOptions() (sink.Options, error) {
 		EventTimeColumn: t.def.Options[optEventTime],
 		Compression:     t.def.Options[optCompression],
 		ProducerName:    t.def.Options[optSinkProducerID],
+		DeadLetterTopic: t.deadLetterTopic(t.def.Options[optSinkDeadLetter]),
 	}
 	if v := t.def.Options[optBatchMessages]; v != "" {
 		n, err := strconv.ParseUint(v, 10, 32)
@@ -100,4 +103,21 @@ func (t *Table) NewWriter(ctx context.Context, src *arrow.Schema, extra sink.Opt
 		return nil, fmt.Errorf("pulsar: INSERT INTO %s.%s: %w", t.db, t.name, err)
 	}
 	return w, nil
+}
+
+// deadLetterTopic resolves the sink.dead_letter_topic option: a full topic
+// name as it is, "tenant/namespace/topic" or "tenant/namespace.topic" in
+// that namespace, a bare name beside the table's own topic.
+func (t *Table) deadLetterTopic(v string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "" || strings.Contains(v, "://"):
+		return v
+	case strings.Count(v, "/") == 2:
+		return "persistent://" + v
+	case strings.Contains(v, "/") && strings.Contains(v, "."):
+		i := strings.LastIndex(v, ".")
+		return "persistent://" + v[:i] + "/" + v[i+1:]
+	}
+	return t.topic[:strings.LastIndex(t.topic, "/")+1] + v
 }
