@@ -294,7 +294,12 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 		// query, so each scan resumes through cpulsar.Resumer instead
 		// (positionScan.Open), after its own recorded positions.
 	}
-	op, err := m.cfg.Runner(withScanRegistry(ctx, reg), db, p.query, st, true)
+	// The tree is opened with a context a stop does not cancel: the
+	// prefetching goroutines of two-input operators run on it, and a
+	// stopping job still pulls the tree to its final barrier (a cancelled
+	// prefetcher would drop a batch its scan already counted and end its
+	// input early). The job's Close of the tree stops them.
+	op, err := m.cfg.Runner(withScanRegistry(context.WithoutCancel(ctx), reg), db, p.query, st, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,8 @@ package jobs
 import (
 	"strings"
 	"testing"
+
+	"github.com/magnetar-sql/magnetar/exec/exectest"
 )
 
 // TestParsePositions: a single-scan record keeps partition keys; a record
@@ -44,5 +46,31 @@ func TestSetStartPositions(t *testing.T) {
 	setStart(st, nil)
 	if len(st) != 0 {
 		t.Fatalf("settings %v", st)
+	}
+}
+
+// TestRestoredScanKeepsIdlePartitions: a restored scan's positions start
+// at the checkpoint's, so a partition that brings no row in this run keeps
+// its position in the next checkpoint, for one scan and for several.
+func TestRestoredScanKeepsIdlePartitions(t *testing.T) {
+	mem := newMem(t)
+	p0, p1 := Pos{Ledger: 1, Entry: 2, Batch: -1}, Pos{Ledger: 3, Entry: 4, Batch: 1}
+	reg := &scanRegistry{mem: mem, resume: map[int32]Pos{0: p0, 1: p1}}
+	s := newPositionScan(exectest.NewSource(rawSchema), scanSchema, reg)
+	reg.add(s)
+	if c := s.current(); len(c) != 2 || c[0] != p0 || c[1] != p1 {
+		t.Fatalf("single scan: %v", c)
+	}
+	reg = &scanRegistry{mem: mem, resume: map[int32]Pos{}, scanResume: map[int]map[int32]Pos{1: {2: p1}}}
+	a := newPositionScan(exectest.NewSource(rawSchema), scanSchema, reg)
+	reg.add(a)
+	b := newPositionScan(exectest.NewSource(rawSchema), scanSchema, reg)
+	reg.add(b)
+	sr := &statefulRun{scans: reg.scans}
+	if c := sr.current(); len(c) != 2 || len(c[0]) != 0 || len(c[1]) != 1 || c[1][2] != p1 || b.index != 1 {
+		t.Fatalf("two scans: %v", c)
+	}
+	if at := sr.positionsAt(9); len(at[1]) != 1 {
+		t.Fatalf("positions at a barrier the scans never emitted: %v", at)
 	}
 }

@@ -50,6 +50,7 @@ func (reg *scanRegistry) add(s *positionScan) {
 	if reg.scanResume != nil {
 		s.resume = map[int32]Pos{}
 		maps.Copy(s.resume, reg.scanResume[s.index])
+		s.positions = maps.Clone(s.resume)
 	}
 	reg.scans = append(reg.scans, s)
 }
@@ -97,8 +98,11 @@ var (
 func newPositionScan(inner exec.Operator, out *arrow.Schema, reg *scanRegistry) *positionScan {
 	r := map[int32]Pos{}
 	maps.Copy(r, reg.resume)
+	// The restored positions count as returned: a partition that brings
+	// no row in this run keeps its position in the next checkpoint (else
+	// the restart after it would replay that partition from the start).
 	return &positionScan{Operator: inner, schema: out, nout: out.NumFields(), resume: r, mem: reg.mem,
-		barriers: make(chan uint64, 1), positions: map[int32]Pos{}, at: map[uint64]map[int32]Pos{}}
+		barriers: make(chan uint64, 1), positions: maps.Clone(r), at: map[uint64]map[int32]Pos{}}
 }
 
 func (s *positionScan) Schema() *arrow.Schema { return s.schema }
