@@ -168,9 +168,9 @@ func (j *job) run(ctx context.Context) error {
 				}
 				resume[int32(part)] = pos
 			}
-			// The scan takes one start message id; with several
-			// partitions the others replay from the beginning and the
-			// recorded positions drop what was written already.
+			// Each recorded partition resumes right after its message
+			// (start_positions); the recorded positions still drop
+			// whatever is replayed (the safety net in write).
 			setStart(settings, resume)
 		}
 		if op, err = m.cfg.Runner(ctx, db, p.query, settings, p.tracked); err != nil {
