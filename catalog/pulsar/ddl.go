@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
@@ -99,7 +100,12 @@ func (c *Catalog) CreateTable(ctx context.Context, db string, def catalog.TableD
 	if err != nil {
 		return err
 	}
-	err = c.admin.Topics().CreateWithPropertiesWithContext(ctx, *tn, def.Partitions, props)
+	retried, err := c.createTopic(ctx, *tn, def.Partitions, props)
+	if err != nil {
+		if isStatus(err, http.StatusConflict) && retried {
+			err = nil // an earlier attempt created it before failing transiently
+		}
+	}
 	if err != nil {
 		if isStatus(err, http.StatusConflict) {
 			if ifNotExists {
@@ -190,4 +196,36 @@ func avroName(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// createTopic creates the topic, retrying for a few seconds while the
+// broker is not ready to own it: a namespace created a moment ago answers
+// 412 "Failed to find ownership" (or 503) until its bundle is assigned.
+// retried reports whether an attempt failed before the last one.
+func (c *Catalog) createTopic(ctx context.Context, tn utils.TopicName, partitions int, props map[string]string) (retried bool, err error) {
+	delay := 100 * time.Millisecond
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err = c.admin.Topics().CreateWithPropertiesWithContext(ctx, tn, partitions, props)
+		if err == nil || !transientAdminErr(err) || time.Now().After(deadline) {
+			return retried, err
+		}
+		retried = true
+		c.cfg.Logger.Debug("pulsar: topic not owned yet, retrying", "topic", tn.String(), "err", shortErr(err))
+		select {
+		case <-ctx.Done():
+			return retried, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// transientAdminErr: the broker refused for now (bundle ownership not yet
+// settled, service unavailable), not for good.
+func transientAdminErr(err error) bool {
+	if isStatus(err, http.StatusServiceUnavailable) {
+		return true
+	}
+	return isStatus(err, http.StatusPreconditionFailed) && strings.Contains(err.Error(), "ownership")
 }
