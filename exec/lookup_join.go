@@ -30,8 +30,9 @@ import (
 // applied to the joined row (a left row failing it is padded too). The
 // output is append-only with respect to the table: a later change of the
 // table does not retract rows already joined; left rows keep their change
-// kinds. Left watermarks and barriers pass through; the right input's are
-// dropped (table changes are not ordered in event time).
+// kinds. Left watermarks pass through; the right input's are dropped
+// (table changes are not ordered in event time). Checkpoint barriers are
+// aligned across both inputs (see Next).
 type LookupJoin struct {
 	left, right Operator
 	typ         JoinType
@@ -68,8 +69,16 @@ type LookupJoin struct {
 	f64     []float64
 	strs    []string
 
-	lp, rp       *Prefetcher
-	rightEnded   bool
+	lp, rp     *Prefetcher
+	rightEnded bool
+	leftEnded  bool
+	// lAt/rAt: the side delivered barrier lBar/rBar and is not read until
+	// the other side delivers it (barrier alignment).
+	lAt, rAt   bool
+	lBar, rBar uint64
+	// held: left messages read during the bootstrap (to reach a barrier),
+	// joined once the table is bootstrapped; part of the snapshot.
+	held         []Message
 	pending      []Message
 	done, opened bool
 }
@@ -144,6 +153,16 @@ func (j *LookupJoin) Open(ctx context.Context) error {
 }
 
 // Next implements Operator.
+//
+// Checkpoint barriers are aligned: a side that delivered barrier N is not
+// read until the other side delivers N (or has ended), and N is passed on
+// once. While the table bootstraps the left input is not read, except
+// when the right input waits at a barrier: then the left input is read up
+// to its own barrier and what it brings before it (rows, watermarks, its
+// end) is held, not probed, until the bootstrap is over. So the barrier
+// cannot deadlock, the table state at N has exactly the right rows before
+// the right scan's N, and the held left messages (part of the snapshot)
+// are exactly the left rows before the left scan's N not yet joined.
 func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
 	for {
 		if len(j.pending) > 0 {
@@ -155,11 +174,24 @@ func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
 		if j.done {
 			return EndMsg, nil
 		}
+		if j.boot && len(j.held) > 0 {
+			m := j.held[0]
+			j.held[0] = Message{}
+			j.held = j.held[1:]
+			out, ok, err := j.left1(ctx, m)
+			if err != nil {
+				return Message{}, err
+			}
+			if ok {
+				return out, nil
+			}
+			continue
+		}
 		var cases []selectCase
-		if !j.rightEnded {
+		if !j.rightEnded && !j.rAt {
 			cases = append(cases, selectCase{idx: 1, ch: j.rp.C()})
 		}
-		if j.boot {
+		if !j.leftEnded && !j.lAt && (j.boot || j.rAt) {
 			cases = append(cases, selectCase{idx: 0, ch: j.lp.C()})
 		}
 		i, f, err := selectFetched(ctx, cases)
@@ -180,26 +212,75 @@ func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
 				}
 			case MsgEnd:
 				j.rightEnded, j.boot = true, true
+				if j.lAt {
+					// The left side waits at a barrier the table will
+					// never bring: the barrier is complete.
+					j.lAt = false
+					j.pending = append(j.pending, Message{Kind: MsgBarrier, Barrier: j.lBar})
+				}
+			case MsgBarrier:
+				j.rAt, j.rBar = true, m.Barrier
+				if j.leftEnded || (j.lAt && j.lBar == m.Barrier) {
+					j.lAt, j.rAt = false, false
+					return m, nil
+				}
+				if j.lAt {
+					return Message{}, fmt.Errorf("lookup join: barriers %d and %d crossed", j.lBar, m.Barrier)
+				}
 			}
 			continue
 		}
 		switch m.Kind {
-		case MsgBatch:
-			out, err := j.probe(ctx, m.Batch)
-			m.Release()
-			if err != nil {
-				return Message{}, fmt.Errorf("lookup join: %w", err)
+		case MsgBarrier:
+			j.lAt, j.lBar = true, m.Barrier
+			if j.rightEnded || (j.rAt && j.rBar == m.Barrier) {
+				j.lAt, j.rAt = false, false
+				return m, nil
 			}
-			if out.Rec != nil {
-				return Message{Kind: MsgBatch, Batch: out}, nil
+			if j.rAt {
+				return Message{}, fmt.Errorf("lookup join: barriers %d and %d crossed", j.rBar, m.Barrier)
 			}
+			continue
 		case MsgEnd:
-			j.done = true
-			return m, nil
-		default:
-			return m, nil
+			j.leftEnded = true
+			if j.rAt {
+				j.rAt = false
+				j.pending = append(j.pending, Message{Kind: MsgBarrier, Barrier: j.rBar})
+			}
+		}
+		if !j.boot {
+			j.held = append(j.held, m)
+			continue
+		}
+		out, ok, err := j.left1(ctx, m)
+		if err != nil {
+			return Message{}, err
+		}
+		if ok {
+			return out, nil
 		}
 	}
+}
+
+// left1 handles a message of the left input (not a barrier) once the table
+// is bootstrapped; ok is false when it gives no output.
+func (j *LookupJoin) left1(ctx context.Context, m Message) (out Message, ok bool, err error) {
+	switch m.Kind {
+	case MsgBatch:
+		b, err := j.probe(ctx, m.Batch)
+		m.Release()
+		if err != nil {
+			return Message{}, false, fmt.Errorf("lookup join: %w", err)
+		}
+		if b.Rec != nil {
+			return Message{Kind: MsgBatch, Batch: b}, true, nil
+		}
+		return Message{}, false, nil
+	case MsgEnd:
+		j.done = true
+		return m, true, nil
+	}
+	return m, true, nil
 }
 
 // apply folds a batch of the right input into the table.
@@ -468,6 +549,9 @@ type lookupSnapshot struct {
 	JSeq  []int64
 	Seq   int64
 	Boot  bool
+	// Held is the left messages held during the bootstrap (snapEnc
+	// messages encoding; empty: none).
+	Held []byte
 }
 
 func (s lookupState) Entries() int { return s.j.keys.entries() }
@@ -485,19 +569,46 @@ func (s lookupState) Snapshot(w io.Writer) error {
 		return err
 	}
 	snap := lookupSnapshot{Keys: keys.Bytes(), Table: s.j.table.snapshot(), JK: s.j.jk, JKOK: s.j.jkOK, JSeq: s.j.jseq, Seq: s.j.seq, Boot: s.j.boot}
+	if len(s.j.held) > 0 {
+		// A held end is not saved: the restored left scan ends again.
+		var held []Message
+		for _, m := range s.j.held {
+			if m.Kind != MsgEnd {
+				held = append(held, m)
+			}
+		}
+		var e snapEnc
+		if err := e.messages(held); err != nil {
+			return fmt.Errorf("snapshot lookup join: %w", err)
+		}
+		snap.Held = e.b
+	}
 	if err := gob.NewEncoder(w).Encode(snap); err != nil {
 		return fmt.Errorf("snapshot lookup join: %w", err)
 	}
 	return nil
 }
 
-// Restore implements State. The restored table counts as bootstrapped:
-// the source resumes after the checkpoint's positions.
+// Restore implements State. The table is bootstrapped when it was at the
+// checkpoint (otherwise the resumed source brings its bootstrap marker
+// again); the left messages held then are held again.
 func (s lookupState) Restore(r io.Reader) error {
 	var snap lookupSnapshot
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
 		return fmt.Errorf("restore lookup join: %w", err)
 	}
+	var held []Message
+	if len(snap.Held) > 0 {
+		d := &snapDec{b: snap.Held}
+		var err error
+		if held, err = d.messages(s.j.mem); err != nil {
+			return fmt.Errorf("restore lookup join: %w", err)
+		}
+	}
+	for _, m := range s.j.held {
+		m.Release()
+	}
+	s.j.held = held
 	if err := s.j.keys.restore(bytes.NewReader(snap.Keys)); err != nil {
 		return err
 	}
@@ -531,7 +642,10 @@ func (j *LookupJoin) Close() error {
 	for _, m := range j.pending {
 		m.Release()
 	}
-	j.pending = nil
+	for _, m := range j.held {
+		m.Release()
+	}
+	j.pending, j.held = nil, nil
 	err := j.left.Close()
 	if e := j.right.Close(); err == nil {
 		err = e

@@ -28,8 +28,8 @@ import (
 // is idle) and records the positions of the rows it returned before it.
 // Single-input operators pass the barrier on in place; operators with two
 // inputs align it (interval join, the inner hash join in symmetric mode,
-// UNION ALL: an input that delivered N is not read until every other live
-// input delivered N; see alignsBarriers). So when N comes out of the top
+// the lookup join, UNION ALL: an input that delivered N is not read until
+// every other live input delivered N; see alignsBarriers). So when N comes out of the top
 // operator, every operator has folded exactly the rows each scan returned
 // before its N — rows a prefetcher holds beyond a barrier are in no state —
 // and everything they emitted has been handed to the writer. The job's
@@ -60,14 +60,15 @@ import (
 // restores each operator's state, and resumes each scan right after its own
 // recorded position in every partition (cpulsar.Resumer; one scan also
 // gets the start and start_positions options), dropping any replayed row at
-// or before them. Nothing on local disk is needed.
+// or before them. The table side of a lookup join, whose scan ignores the
+// session's start options, resumes the same way: ResumeAfter is a Go call
+// on the source, not a scan option. Nothing on local disk is needed.
 //
 // Plans where a between-batch barrier is not consistent are not
 // checkpointed this way and recompute from the start on restart, as
-// before: operators with two inputs that do not align barriers (the lookup
-// join drops its table input's barriers; outer, semi and anti hash joins
-// wait for the end of their build side; the nested-loop join does not
-// align), and operators that keep state
+// before: operators with two inputs that do not align barriers (outer,
+// semi and anti hash joins wait for the end of their build side; the
+// nested-loop join does not align), and operators that keep state
 // without implementing exec.Stateful (sort, limit, ...), which would lose
 // it.
 
@@ -194,7 +195,10 @@ func alignsBarriers(o exec.Operator) string {
 		}
 		return "waits for the end of its build side (an outer, semi or anti join)"
 	case *exec.LookupJoin:
-		return "drops its table input's barriers (that input runs ahead of them)"
+		// Aligns after its bootstrap too; during it, a barrier of the table
+		// input makes it read the stream up to the same barrier, holding
+		// those rows (in its state) until the table is bootstrapped.
+		return ""
 	}
 	return "does not align barriers"
 }

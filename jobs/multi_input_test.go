@@ -205,31 +205,80 @@ func TestRegularJoinJobRestoresFromCheckpoint(t *testing.T) {
 	same(t, distinctRows(e.run("SELECT u, o FROM joined")), want)
 }
 
-// TestLookupJoinJobIsNotCheckpointed: a lookup join does not align
-// barriers (its table input runs ahead of them), so its job keeps no
-// checkpointed state; it still runs and writes its joined rows.
-func TestLookupJoinJobIsNotCheckpointed(t *testing.T) {
+// TestLookupJoinJobRestoresFromCheckpoint: a lookup join aligns barriers
+// (also during its table's bootstrap), so its job checkpoints both scans
+// and the table state. After a crash, with more stream rows and an update
+// of a table key while it was down, the restarted job restores the
+// checkpoint, reads only the rows after it (the table scan too: it does
+// not bootstrap the whole table again), and its output equals an
+// uninterrupted run's.
+func TestLookupJoinJobRestoresFromCheckpoint(t *testing.T) {
 	e := newEnv(t)
 	e.run(`CREATE TABLE dim (k BIGINT PRIMARY KEY, v BIGINT);
 		CREATE TABLE src (id BIGINT, ts TIMESTAMP);
-		CREATE TABLE looked (id BIGINT, v BIGINT)`)
-	e.run("INSERT INTO dim VALUES (0, 100), (1, 101), (2, 102)")
-	e.insertIDs("src", 1, 30)
+		CREATE TABLE looked (id BIGINT, v BIGINT);
+		CREATE TABLE lref (id BIGINT, v BIGINT)`)
+	// 100 table rows: a table scan replayed from the start would read
+	// more rows than the restarted run may.
+	for lo := 0; lo < 100; lo += 25 {
+		var vals []string
+		for k := lo; k < lo+25; k++ {
+			vals = append(vals, fmt.Sprintf("(%d, %d)", k, 100+k))
+		}
+		e.run("INSERT INTO dim VALUES " + strings.Join(vals, ", "))
+	}
+	const q = "SELECT s.id, d.v FROM src s JOIN dim d AS OF TIMESTAMP PROCTIME() ON d.k = s.id DIV 50"
+	e.insertIDs("src", 1, 60)
 	m := e.manager()
-	defer m.Close()
-	if err := m.Create(e.ctx, "lj", e.ns, "INSERT INTO looked SELECT s.id, d.v FROM src s JOIN dim d AS OF TIMESTAMP PROCTIME() ON d.k = s.id % 3", nil); err != nil {
+	if err := m.Create(e.ctx, "lj", e.ns, "INSERT INTO looked "+q, nil); err != nil {
 		t.Fatal(err)
 	}
-	info := waitJob(t, m, "lj", "30 rows out", func(i jobs.Info) bool { return i.RowsOut >= 30 })
-	if info.Stateful {
-		t.Fatalf("a lookup-join job checkpoints its state: %+v", info)
+	info := checkpointed(t, m, "lj", 160)
+	if !info.Stateful || !info.Tracked || info.StateBytes == 0 {
+		t.Fatalf("lookup-join job does not checkpoint its state: %+v", info)
 	}
+	e.insertIDs("src", 61, 90)
+	waitJob(t, m, "lj", "190 rows in", func(i jobs.Info) bool { return i.RowsIn >= 190 })
+	m.Crash("lj")
+	before, _ := m.Job("lj")
+	m.Close()
+	// While down: key 2 changes (no stream row has looked it up yet) and
+	// more rows of the unchanged key 1 come.
+	e.run("INSERT INTO dim VALUES (2, 202)")
+	e.insertIDs("src", 91, 99)
+
+	m2 := e.manager()
+	defer m2.Close()
+	info = checkpointed(t, m2, "lj", 200)
+	if info.Restored == 0 || info.Restored > before.Checkpoints {
+		t.Fatalf("restarted job restored checkpoint %d (the crashed run reached %d)", info.Restored, before.Checkpoints)
+	}
+	if info.RunRowsIn >= 100 || info.RunRowsIn > 200-before.CheckpointRowsIn+50 {
+		t.Fatalf("restarted run read %d rows; the checkpoint covered %d of 200", info.RunRowsIn, before.CheckpointRowsIn)
+	}
+	t.Logf("crashed at checkpoint %d covering %d rows; restart read %d rows; state %d bytes",
+		before.Checkpoints, before.CheckpointRowsIn, info.RunRowsIn, info.StateBytes)
+	// The checkpoint covering the update was taken after the join applied
+	// it (barriers are aligned): rows of key 2 from now on see 202.
+	e.insertIDs("src", 100, 120)
+	checkpointed(t, m2, "lj", 221)
+
 	var exp []string
-	for id := 1; id <= 30; id++ {
-		exp = append(exp, fmt.Sprintf("%d|%d", id, 100+id%3))
+	for id := 1; id <= 120; id++ {
+		v := 100 + id/50
+		if id/50 == 2 {
+			v = 202
+		}
+		exp = append(exp, fmt.Sprintf("%d|%d", id, v))
 	}
 	sort.Strings(exp)
-	same(t, distinctRows(e.run("SELECT id, v FROM looked")), exp)
+	if err := m2.Create(e.ctx, "ljref", e.ns, "INSERT INTO lref "+q, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkpointed(t, m2, "ljref", 221)
+	want := distinctRows(e.run("SELECT id, v FROM lref"))
+	same(t, want, exp)
+	same(t, distinctRows(e.run("SELECT id, v FROM looked")), want)
 }
 
 // TestExactlyOnceJoinJobRestores: with exactly-once delivery a regular
