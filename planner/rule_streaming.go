@@ -289,9 +289,10 @@ func rankBound(e expr.Expr, rn int) (int64, bool) {
 // assignWatermarks puts a watermark assigner below every operator that
 // works in event time (window aggregates, interval joins): above the scan
 // the time column comes from, using the table's event-time column (SET
-// magnetar.event_time, else the table option event_time, else
-// COALESCE(__event_time, __publish_time) where the table has them, else
-// the window's own time column), or, when the time column cannot be traced
+// magnetar.event_time, else the table option event_time, else the
+// operator's own time column when it is __publish_time or __event_time,
+// else COALESCE(__event_time, __publish_time) where the table has them,
+// else the operator's own time column), or, when the time column cannot be traced
 // to a scan, right below the operator on its time expression (continuous
 // queries only: a bounded one ends, which closes every window). It runs
 // last: it adds columns to scans.
@@ -403,7 +404,7 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 		// it was visited.
 		return n, col < 2, x.Spec.AllowedLateness, nil
 	case *Scan:
-		wm, late, err := p.atScan(x, col)
+		wm, late, err := p.scanWatermark(x, col, true)
 		return wm, err == nil, late, err
 	case *Filter, *Limit, *Deduplicate, *StateTTL:
 		return one(n.Children()[0], col)
@@ -455,9 +456,20 @@ func (p *wmPlacer) trace(n Node, col int) (out Node, found bool, late time.Durat
 	return n, false, 0, nil
 }
 
-// atScan puts a watermark above scan s, whose output column col is the
-// time column the operator above uses.
+// atScan puts a watermark above scan s on the table's event time: SET
+// magnetar.event_time, else the table option event_time, else
+// COALESCE(__event_time, __publish_time) where the table has them, else
+// output column col. The state TTL's clock watermarks use it.
 func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
+	return p.scanWatermark(s, col, false)
+}
+
+// scanWatermark puts a watermark above scan s, whose output column col is
+// the time column the operator above uses. A declared event time (the
+// setting, the table option) wins; without one, ownCol puts the watermark
+// on col itself when col is a metadata column, before the default
+// COALESCE(__event_time, __publish_time).
+func (p *wmPlacer) scanWatermark(s *Scan, col int, ownCol bool) (Node, time.Duration, error) {
 	tab := s.Table
 	if pt, ok := tab.(interface{ Partitions() int }); ok && pt.Partitions() > 1 && p.sess.mode != catalog.Unbounded {
 		// A bounded scan may deliver one partition's rows before another
@@ -528,6 +540,16 @@ func (p *wmPlacer) atScan(s *Scan, col int) (Node, time.Duration, error) {
 			}
 			timeIdx, source = []int{i}, "event time "+field(tc).Name+" from table option"
 		}
+	}
+	if timeIdx == nil && ownCol && col >= 0 && col < len(cols) && cols[col] >= nvis {
+		// Nothing declared and the operator's time column is a metadata
+		// time (__publish_time, __event_time): that column is its time
+		// attribute, as in Flink and RisingWave. A window on
+		// __publish_time must close on the publish times, not on the
+		// producers' event times, which may lie far from them. A payload
+		// column keeps the table's default event time below: producers
+		// (INSERT, nexmark) set the message event time from it.
+		timeIdx, source = []int{col}, "the query's time column"
 	}
 	if timeIdx == nil {
 		if et, pt := find("__event_time"), find("__publish_time"); et >= nvis && pt >= nvis {
