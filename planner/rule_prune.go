@@ -139,39 +139,10 @@ func prune(n Node, req map[int]bool) (Node, []int) {
 		return na, m
 	case *Join:
 		L := len(x.Left.Schema())
-		lreq, rreq := map[int]bool{}, map[int]bool{}
-		for i := range req {
-			if i < L {
-				lreq[i] = true
-			} else {
-				rreq[i-L] = true
-			}
-		}
+		lreq, rreq := joinReq(L, req, x.Residual)
 		addCols(lreq, x.LeftKeys...)
 		addCols(rreq, x.RightKeys...)
-		if x.Residual != nil {
-			both := map[int]bool{}
-			addCols(both, x.Residual)
-			for i := range both {
-				if i < L {
-					lreq[i] = true
-				} else {
-					rreq[i-L] = true
-				}
-			}
-		}
-		left, lm := prune(x.Left, lreq)
-		right, rm := prune(x.Right, rreq)
-		newL := len(left.Schema())
-		comb := func(i int) int {
-			if i < L {
-				return lm[i]
-			}
-			if rm[i-L] < 0 {
-				return -1
-			}
-			return newL + rm[i-L]
-		}
+		left, right, lm, rm, comb := pruneJoinInputs(L, x.Left, x.Right, lreq, rreq)
 		nj := &Join{Left: left, Right: right, Type: x.Type}
 		for _, k := range x.LeftKeys {
 			nj.LeftKeys = append(nj.LeftKeys, remapExpr(k, mapper(lm)))
@@ -183,15 +154,7 @@ func prune(n Node, req map[int]bool) (Node, []int) {
 			nj.Residual = remapExpr(x.Residual, comb)
 		}
 		nj.cols = joinCols(left.Schema(), right.Schema(), x.Type)
-		total := len(x.cols)
-		m := make([]int, total)
-		for i := 0; i < total; i++ {
-			m[i] = comb(i)
-			if m[i] >= 0 {
-				nj.cols[m[i]].Hidden = x.cols[i].Hidden
-			}
-		}
-		return nj, m
+		return nj, joinOutputMap(x.cols, nj.cols, comb)
 	case *Sort:
 		need := copyReq(req)
 		for _, k := range x.Keys {
@@ -277,3 +240,57 @@ func copyReq(req map[int]bool) map[int]bool {
 }
 
 var _ = exec.InnerJoin
+
+// joinReq splits the columns required of a two-input join's output (req)
+// and those its residual reads into the columns each input must keep.
+func joinReq(L int, req map[int]bool, residual expr.Expr) (lreq, rreq map[int]bool) {
+	lreq, rreq = map[int]bool{}, map[int]bool{}
+	split := func(src map[int]bool) {
+		for i := range src {
+			if i < L {
+				lreq[i] = true
+			} else {
+				rreq[i-L] = true
+			}
+		}
+	}
+	split(req)
+	if residual != nil {
+		both := map[int]bool{}
+		addCols(both, residual)
+		split(both)
+	}
+	return lreq, rreq
+}
+
+// pruneJoinInputs prunes both inputs of a join whose left input had L
+// columns, and returns comb, which maps a column of the join's old output
+// (left then right) to the new one (-1: pruned).
+func pruneJoinInputs(L int, left, right Node, lreq, rreq map[int]bool) (nl, nr Node, lm, rm []int, comb func(int) int) {
+	nl, lm = prune(left, lreq)
+	nr, rm = prune(right, rreq)
+	newL := len(nl.Schema())
+	comb = func(i int) int {
+		if i < L {
+			return lm[i]
+		}
+		if rm[i-L] < 0 {
+			return -1
+		}
+		return newL + rm[i-L]
+	}
+	return nl, nr, lm, rm, comb
+}
+
+// joinOutputMap maps the join's old output columns (oldCols) to the pruned
+// join's (newCols, which keep each surviving column's Hidden flag).
+func joinOutputMap(oldCols, newCols []Col, comb func(int) int) []int {
+	m := make([]int, len(oldCols))
+	for i := range m {
+		m[i] = comb(i)
+		if m[i] >= 0 {
+			newCols[m[i]].Hidden = oldCols[i].Hidden
+		}
+	}
+	return m
+}

@@ -284,38 +284,12 @@ func (j *IntervalJoin) String() string {
 
 func (j *IntervalJoin) pruneCols(req map[int]bool) (Node, []int) {
 	L := len(j.Left.Schema())
-	lreq, rreq := map[int]bool{}, map[int]bool{}
-	split := func(src map[int]bool) {
-		for i := range src {
-			if i < L {
-				lreq[i] = true
-			} else {
-				rreq[i-L] = true
-			}
-		}
-	}
-	split(req)
+	lreq, rreq := joinReq(L, req, j.Residual)
 	addCols(lreq, j.LeftKeys...)
 	addCols(lreq, j.LeftTime)
 	addCols(rreq, j.RightKeys...)
 	addCols(rreq, j.RightTime)
-	if j.Residual != nil {
-		both := map[int]bool{}
-		addCols(both, j.Residual)
-		split(both)
-	}
-	left, lm := prune(j.Left, lreq)
-	right, rm := prune(j.Right, rreq)
-	newL := len(left.Schema())
-	comb := func(i int) int {
-		if i < L {
-			return lm[i]
-		}
-		if rm[i-L] < 0 {
-			return -1
-		}
-		return newL + rm[i-L]
-	}
+	left, right, lm, rm, comb := pruneJoinInputs(L, j.Left, j.Right, lreq, rreq)
 	n := &IntervalJoin{Left: left, Right: right, Lower: j.Lower, Upper: j.Upper,
 		LeftKeys: remapAll(j.LeftKeys, mapper(lm)), RightKeys: remapAll(j.RightKeys, mapper(rm)),
 		LeftTime: remapExpr(j.LeftTime, mapper(lm)), RightTime: remapExpr(j.RightTime, mapper(rm))}
@@ -323,14 +297,7 @@ func (j *IntervalJoin) pruneCols(req map[int]bool) (Node, []int) {
 		n.Residual = remapExpr(j.Residual, comb)
 	}
 	n.cols = joinCols(left.Schema(), right.Schema(), exec.InnerJoin)
-	m := make([]int, len(j.cols))
-	for i := range m {
-		m[i] = comb(i)
-		if m[i] >= 0 {
-			n.cols[m[i]].Hidden = j.cols[i].Hidden
-		}
-	}
-	return n, m
+	return n, joinOutputMap(j.cols, n.cols, comb)
 }
 
 // Deduplicate keeps one row per key (ROW_NUMBER() ... = 1 in a continuous

@@ -222,14 +222,7 @@ func (j *LookupJoin) String() string {
 
 func (j *LookupJoin) pruneCols(req map[int]bool) (Node, []int) {
 	L := len(j.Left.Schema())
-	lreq, rreq := map[int]bool{}, map[int]bool{}
-	for i := range req {
-		if i < L {
-			lreq[i] = true
-		} else {
-			rreq[i-L] = true
-		}
-	}
+	lreq, rreq := joinReq(L, req, j.Residual)
 	addCols(lreq, j.LeftKeys...)
 	addCols(rreq, j.RightKeys...)
 	for _, c := range append([]int{j.KeyCol, j.FlagCol}, j.KeyCols...) {
@@ -237,29 +230,7 @@ func (j *LookupJoin) pruneCols(req map[int]bool) (Node, []int) {
 			rreq[c] = true
 		}
 	}
-	if j.Residual != nil {
-		both := map[int]bool{}
-		addCols(both, j.Residual)
-		for i := range both {
-			if i < L {
-				lreq[i] = true
-			} else {
-				rreq[i-L] = true
-			}
-		}
-	}
-	left, lm := prune(j.Left, lreq)
-	right, rm := prune(j.Right, rreq)
-	newL := len(left.Schema())
-	comb := func(i int) int {
-		if i < L {
-			return lm[i]
-		}
-		if rm[i-L] < 0 {
-			return -1
-		}
-		return newL + rm[i-L]
-	}
+	left, right, lm, rm, comb := pruneJoinInputs(L, j.Left, j.Right, lreq, rreq)
 	n := &LookupJoin{Left: left, Right: right, Type: j.Type,
 		LeftKeys: remapAll(j.LeftKeys, mapper(lm)), RightKeys: remapAll(j.RightKeys, mapper(rm)),
 		KeyCol: remapCol(rm, j.KeyCol), FlagCol: remapCol(rm, j.FlagCol), KeyCols: remapCols(rm, j.KeyCols)}
@@ -267,14 +238,7 @@ func (j *LookupJoin) pruneCols(req map[int]bool) (Node, []int) {
 		n.Residual = remapExpr(j.Residual, comb)
 	}
 	n.cols = joinCols(left.Schema(), right.Schema(), j.Type)
-	m := make([]int, len(j.cols))
-	for i := range m {
-		m[i] = comb(i)
-		if m[i] >= 0 {
-			n.cols[m[i]].Hidden = j.cols[i].Hidden
-		}
-	}
-	return n, m
+	return n, joinOutputMap(j.cols, n.cols, comb)
 }
 
 // traceLeft follows a time column of the join's output into its left
