@@ -12,7 +12,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -549,43 +548,12 @@ const finalBarrierWait = 15 * time.Second
 // (not a crash) ends with a final checkpoint at a barrier.
 func (r *runState) loopStateful(ctx context.Context, op exec.Operator) error {
 	sr := r.sr
-	ch := make(chan pumped, 1)
 	resume := make(chan struct{})
 	// The pump outlives ctx: a stopping job still drains to its final
 	// barrier. It is cancelled when the loop returns.
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(ch)
-		for {
-			m, err := op.Next(pctx)
-			select {
-			case ch <- pumped{m, err}:
-			case <-pctx.Done():
-				m.Release()
-				return
-			}
-			if err != nil || m.Kind == exec.MsgEnd {
-				return
-			}
-			if m.Kind == exec.MsgBarrier {
-				select {
-				case <-resume:
-				case <-pctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		for p := range ch {
-			p.m.Release()
-		}
-		wg.Wait()
-	}()
+	ch, stop := pump(pctx, cancel, op, resume)
+	defer stop()
 	cpctx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	}

@@ -306,18 +306,22 @@ type pumped struct {
 	err error
 }
 
-func (r *runState) loop(ctx context.Context, op exec.Operator) error {
-	ch := make(chan pumped, 1)
-	pctx, cancel := context.WithCancel(ctx)
+// pump pulls op on its own goroutine into a one-slot channel, so the job's
+// loop can select between the next message and its timers. With resume
+// non-nil the pump waits on it after each barrier (the loop records the
+// checkpoint before more rows come). stop cancels the pump, releases what
+// it still holds and waits for it.
+func pump(pctx context.Context, cancel context.CancelFunc, op exec.Operator, resume <-chan struct{}) (ch <-chan pumped, stop func()) {
+	out := make(chan pumped, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(ch)
+		defer close(out)
 		for {
 			m, err := op.Next(pctx)
 			select {
-			case ch <- pumped{m, err}:
+			case out <- pumped{m, err}:
 			case <-pctx.Done():
 				m.Release()
 				return
@@ -325,15 +329,28 @@ func (r *runState) loop(ctx context.Context, op exec.Operator) error {
 			if err != nil || m.Kind == exec.MsgEnd {
 				return
 			}
+			if resume != nil && m.Kind == exec.MsgBarrier {
+				select {
+				case <-resume:
+				case <-pctx.Done():
+					return
+				}
+			}
 		}
 	}()
-	defer func() {
+	return out, func() {
 		cancel()
-		for p := range ch {
+		for p := range out {
 			p.m.Release()
 		}
 		wg.Wait()
-	}()
+	}
+}
+
+func (r *runState) loop(ctx context.Context, op exec.Operator) error {
+	pctx, cancel := context.WithCancel(ctx)
+	ch, stop := pump(pctx, cancel, op, nil)
+	defer stop()
 	tick := time.NewTicker(r.j.m.cfg.CheckpointInterval)
 	defer tick.Stop()
 	for {
