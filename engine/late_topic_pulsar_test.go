@@ -1,16 +1,11 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
-	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
 
 // TestPulsarLateTopic runs a windowed query over a topic with late rows
@@ -18,22 +13,8 @@ import (
 // the source's schema, read back with SELECT, as many as the warning says
 // were dropped.
 func TestPulsarLateTopic(t *testing.T) {
-	serviceURL, adminURL := testbroker.Require(t)
-	ns := testbroker.Namespace(t, adminURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cat, err := cpulsar.New(ctx, cpulsar.Config{ServiceURL: serviceURL, AdminURL: adminURL, Allocator: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cat.Close()
-		if n := mem.CurrentAlloc(); n != 0 {
-			t.Errorf("%d bytes of Arrow memory not released", n)
-		}
-	}()
-	s := New(cat, Options{Mem: mem}).NewSession()
+	eng, ns := newPulsarEngine(t, 2*time.Minute)
+	s := eng.NewSession()
 	mustRun(t, s, "USE `"+ns+"`")
 	mustRun(t, s, "CREATE TABLE clicks (k INT, et TIMESTAMP(6), note VARCHAR(20)) ENGINE_ATTRIBUTE='event_time=et'")
 	// In topic order: the rows at :02, :03 and :12 come after the watermark

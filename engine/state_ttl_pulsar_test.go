@@ -1,14 +1,10 @@
 package engine
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
-	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
 
 // TestPulsarContinuousTTLAndLateTopic runs continuous queries over a topic:
@@ -16,22 +12,7 @@ import (
 // option) starts a key afresh after the TTL, and a window query writes its
 // late rows to a side topic while it runs.
 func TestPulsarContinuousTTLAndLateTopic(t *testing.T) {
-	serviceURL, adminURL := testbroker.Require(t)
-	ns := testbroker.Namespace(t, adminURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cat, err := cpulsar.New(ctx, cpulsar.Config{ServiceURL: serviceURL, AdminURL: adminURL, Allocator: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cat.Close()
-		if n := mem.CurrentAlloc(); n != 0 {
-			t.Errorf("%d bytes of Arrow memory not released", n)
-		}
-	}()
-	eng := New(cat, Options{Mem: mem})
+	eng, ns := newPulsarEngine(t, 2*time.Minute)
 	setup := eng.NewSession()
 	mustRun(t, setup, "USE `"+ns+"`")
 	mustRun(t, setup, "CREATE TABLE clicks (uid VARCHAR(10), ts TIMESTAMP(6), amount INT) ENGINE_ATTRIBUTE='event_time=ts'")

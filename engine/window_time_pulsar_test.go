@@ -1,15 +1,10 @@
 package engine
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
-	"github.com/magnetar-sql/magnetar/internal/testbroker"
 )
 
 // TestPulsarWindowOwnTimeColumn: a window on __publish_time of a table
@@ -19,22 +14,8 @@ import (
 // in the past): a watermark on the event times would drop the second
 // message as late, though its publish time is in order.
 func TestPulsarWindowOwnTimeColumn(t *testing.T) {
-	serviceURL, adminURL := testbroker.Require(t)
-	ns := testbroker.Namespace(t, adminURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cat, err := cpulsar.New(ctx, cpulsar.Config{ServiceURL: serviceURL, AdminURL: adminURL, Allocator: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cat.Close()
-		if n := mem.CurrentAlloc(); n != 0 {
-			t.Errorf("%d bytes of Arrow memory not released", n)
-		}
-	}()
-	s := New(cat, Options{Mem: mem}).NewSession()
+	eng, ns := newPulsarEngine(t, 2*time.Minute)
+	s := eng.NewSession()
 	mustRun(t, s, "USE `"+ns+"`")
 	// INSERT sets the message event time from the event_time option; the
 	// option is removed afterwards, so the table declares no event time.
