@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/magnetar-sql/magnetar/catalog"
+	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/expr"
 	"github.com/magnetar-sql/magnetar/schema"
@@ -608,40 +609,27 @@ func (r *runState) beginTxn(ctx context.Context) error {
 // message is a state chunk of a checkpoint that never got its record (a
 // crash while writing it), the chunk names the previous record.
 func (m *Manager) lastCheckpoint(ctx context.Context, name string) (Checkpoint, pulsar.MessageID, error) {
-	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{
-		Topic: m.stateTopic(name), StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true,
-	})
-	if err != nil {
-		return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
-	}
-	defer r.Close()
-	var cp Checkpoint
-	var id pulsar.MessageID
-	for r.HasNext() {
-		msg, err := r.Next(ctx)
+	msg, err := cpulsar.ReadLast(ctx, m.cfg.Client, m.stateTopic(name))
+	if err != nil || msg == nil {
 		if err != nil {
-			return Checkpoint{}, nil, fmt.Errorf("state of job %s: %w", name, err)
+			err = fmt.Errorf("state of job %s: %w", name, err)
 		}
-		_, chunk := msg.Properties()[propChunk]
-		_, ann := msg.Properties()[propTxn]
-		if chunk || ann {
-			prev := msg.Properties()[propPrev]
-			if prev == "" {
-				cp, id = Checkpoint{}, nil
-				continue
-			}
-			if cp, id, err = m.readRecordAt(ctx, name, prev); err != nil {
-				return Checkpoint{}, nil, err
-			}
-			continue
-		}
-		var c Checkpoint
-		if err := json.Unmarshal(msg.Payload(), &c); err != nil {
-			return Checkpoint{}, nil, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
-		}
-		cp, id = c, msg.ID()
+		return Checkpoint{}, nil, err
 	}
-	return cp, id, nil
+	_, chunk := msg.Properties()[propChunk]
+	_, ann := msg.Properties()[propTxn]
+	if chunk || ann {
+		prev := msg.Properties()[propPrev]
+		if prev == "" {
+			return Checkpoint{}, nil, nil
+		}
+		return m.readRecordAt(ctx, name, prev)
+	}
+	var c Checkpoint
+	if err := json.Unmarshal(msg.Payload(), &c); err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("state of job %s: checkpoint %s: %w", name, msg.ID(), err)
+	}
+	return c, msg.ID(), nil
 }
 
 // filterRows keeps the rows of rec (and ops) where keep is true.
@@ -899,22 +887,14 @@ func (m *Manager) settleTxn(ctx context.Context, name, txn string) error {
 // Records and chunks of an open transaction are not readable yet, so the
 // announcement of that transaction is the last readable message.
 func (m *Manager) lastAnnouncedTxn(ctx context.Context, name string) (string, error) {
-	r, err := m.cfg.Client.CreateReader(pulsar.ReaderOptions{
-		Topic: m.stateTopic(name), StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true,
-	})
+	msg, err := cpulsar.ReadLast(ctx, m.cfg.Client, m.stateTopic(name))
 	if err != nil {
 		return "", fmt.Errorf("state of job %s: %w", name, err)
 	}
-	defer r.Close()
-	txn := ""
-	for r.HasNext() {
-		msg, err := r.Next(ctx)
-		if err != nil {
-			return "", fmt.Errorf("state of job %s: %w", name, err)
-		}
-		txn = msg.Properties()[propTxn]
+	if msg == nil {
+		return "", nil
 	}
-	return txn, nil
+	return msg.Properties()[propTxn], nil
 }
 
 // adminDo calls the admin REST API; a JSON answer with status 200 is

@@ -93,6 +93,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/magnetar-sql/magnetar/catalog"
+	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/exec"
 )
 
@@ -336,7 +337,15 @@ func (m *Manager) loadDefs(ctx context.Context) (map[string]Def, error) {
 	}
 	defer r.Close()
 	defs := map[string]Def{}
-	for r.HasNext() {
+	for {
+		more, err := cpulsar.HasNext(r)
+		if err != nil {
+			// Never an empty list by mistake: every job would vanish.
+			return nil, fmt.Errorf("jobs: read %s: %w", m.defsTopic(), err)
+		}
+		if !more {
+			break
+		}
 		msg, err := r.Next(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: read %s: %w", m.defsTopic(), err)

@@ -335,7 +335,13 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 
 	caught := !w.boot || sg.bounded
 	for {
-		if !caught && !r.HasNext() {
+		more := true
+		if !caught {
+			if more, err = HasNext(r); err != nil {
+				return fmt.Errorf("pulsar: read %s: %w", sg.topic, err)
+			}
+		}
+		if !caught && !more {
 			// Read up to the end the partition had. Its rows go out
 			// first: the marker, sent by whichever partition gets there
 			// last (the upsert operators' bootstrap is then complete),
@@ -376,7 +382,14 @@ func (w *worker) read(ctx context.Context, sg segment) error {
 					}
 					continue
 				}
-				if sg.bounded && !r.HasNext() {
+				if sg.bounded {
+					more, err := HasNext(r)
+					if err != nil {
+						return fmt.Errorf("pulsar: read %s: %w", sg.topic, err)
+					}
+					if more {
+						continue
+					}
 					s.t.cat.log.Warn("pulsar: reader found no more messages before the snapshot end", "topic", sg.topic, "end", fmt.Sprint(sg.last))
 					break
 				}
