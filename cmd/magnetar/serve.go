@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -60,7 +59,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		tlsCertFile, tlsKeyFile string
 		jf                      jobFlags
 	)
-	fs.StringVar(&listen, "listen", "127.0.0.1:32010", "address to listen on")
+	fs.StringVar(&listen, "listen", "127.0.0.1:32010", "address to listen on: HOST:PORT, or unix:PATH for a Unix socket (owner-only)")
 	fs.StringVar(&f.catalog, "catalog", "pulsar", "catalog: pulsar, or memory (embedded, no broker)")
 	fs.StringVar(&f.serviceURL, "service-url", envOr("MAGNETAR_SERVICE_URL", defaultServiceURL), "Pulsar service URL (env MAGNETAR_SERVICE_URL)")
 	fs.StringVar(&f.adminURL, "admin-url", envOr("MAGNETAR_ADMIN_URL", defaultAdminURL), "Pulsar admin URL (env MAGNETAR_ADMIN_URL)")
@@ -135,19 +134,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
 		return 1
 	}
-	lis, err := net.Listen("tcp", listen)
+	lis, addr, err := listenOn(listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "magnetar serve: %v\n", err)
+		fmt.Fprintf(stderr, "magnetar serve: listen: %v\n", err)
 		return 1
 	}
-	scheme := "grpc"
-	if cfg.TLS != nil {
-		scheme = "grpc+tls"
+	shown := addr
+	if _, unix := unixPath(addr); !unix {
+		shown = "grpc://" + addr
+		if cfg.TLS != nil {
+			shown = "grpc+tls://" + addr
+		}
 	}
-	log.Info("magnetar: serving Flight SQL", "address", scheme+"://"+lis.Addr().String(),
+	log.Info("magnetar: serving Flight SQL", "address", shown,
 		"catalog", cat.Name(), "auth", auth != nil)
 	if ready != nil {
-		ready <- lis.Addr().String()
+		ready <- addr
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

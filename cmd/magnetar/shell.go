@@ -83,7 +83,7 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.tlsCert, "tls-cert-file", "", "client certificate for Pulsar mutual TLS")
 	fs.StringVar(&f.tlsKey, "tls-key-file", "", "client key for Pulsar mutual TLS")
 	fs.BoolVar(&f.tlsInsecure, "tls-allow-insecure", false, "accept any Pulsar TLS certificate (testing only)")
-	fs.StringVar(&f.connect.addr, "connect", "", "HOST:PORT of a `magnetar serve` to run SQL on instead of an embedded engine")
+	fs.StringVar(&f.connect.addr, "connect", "", "HOST:PORT (or unix:PATH) of a `magnetar serve` to run SQL on instead of an embedded engine")
 	fs.StringVar(&f.connect.user, "user", "", "with --connect: user name (password from --password-file, env "+envPassword+" or a prompt)")
 	fs.StringVar(&f.connect.passwordFile, "password-file", "", "with --connect: file holding the password of --user")
 	fs.StringVar(&f.connect.tokenFile, "token-file", "", "with --connect: file holding a bearer token (default env "+envToken+")")
