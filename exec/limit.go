@@ -2,7 +2,9 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -14,6 +16,11 @@ import (
 // That is only meaningful for append-only inputs; a LIMIT over an updating
 // result needs a TopN with retractions (a planner concern), so Limit simply
 // keeps Ops aligned with the rows it passes.
+//
+// Over an unbounded input (a continuous query) it passes the first rows and
+// then ends the query. How many rows it has skipped and passed is its state
+// (State): a durable job restored from a checkpoint goes on counting, so it
+// does not emit the first rows again after a restart.
 type Limit struct {
 	child         Operator
 	offset, count int64
@@ -83,6 +90,40 @@ func (l *Limit) Next(ctx context.Context) (Message, error) {
 		}
 		return BatchMsg(out, ops), nil
 	}
+}
+
+// State returns the rows skipped and passed so far.
+func (l *Limit) State() State { return limitState{l} }
+
+type limitState struct{ l *Limit }
+
+func (s limitState) Entries() int     { return 1 }
+func (s limitState) SizeBytes() int64 { return 16 }
+
+// Snapshot writes the two counters, 8 bytes each, big-endian.
+func (s limitState) Snapshot(w io.Writer) error {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(s.l.skipped))
+	binary.BigEndian.PutUint64(b[8:], uint64(s.l.sent))
+	if _, err := w.Write(b[:]); err != nil {
+		return fmt.Errorf("snapshot limit: %w", err)
+	}
+	return nil
+}
+
+// Restore reads the counters back; a limit that had passed all its rows
+// ends at once.
+func (s limitState) Restore(r io.Reader) error {
+	var b [16]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return fmt.Errorf("restore limit: %w", err)
+	}
+	skipped, sent := int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:]))
+	if skipped < 0 || sent < 0 || skipped > s.l.offset || (s.l.count >= 0 && sent > s.l.count) {
+		return fmt.Errorf("restore limit: counters skipped=%d sent=%d do not fit %s", skipped, sent, s.l)
+	}
+	s.l.skipped, s.l.sent = skipped, sent
+	return nil
 }
 
 // Close implements Operator.

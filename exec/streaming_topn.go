@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -18,11 +19,14 @@ import (
 
 // StreamingTopN keeps, per partition, the n best rows by the order keys
 // over an unbounded, append-only input (ROW_NUMBER() OVER (PARTITION BY …
-// ORDER BY …) <= n in a continuous query). A row that enters the top n is
-// emitted (+I); the row it pushes out is retracted (-D) first. Ties keep
-// the earlier row. Output columns are the input columns. Over append-only
-// input the state is n rows per partition; over a changelog (see
-// SetRetractable) it is every live row.
+// ORDER BY …) <= n in a continuous query; with no partition, a continuous
+// ORDER BY … LIMIT n). A row that enters the top n is emitted (+I); the row
+// it pushes out is retracted (-D) first. Ties keep the earlier row. With an
+// offset m (SetOffset) the operator keeps the best m+n rows and emits the
+// changes of ranks m+1..m+n only: a row entering above rank m+1 pushes the
+// row at rank m down into the output. Output columns are the input columns.
+// Over append-only input the state is m+n rows per partition; over a
+// changelog (see SetRetractable) it is every live row.
 type StreamingTopN struct {
 	child     Operator
 	partition []expr.Expr
@@ -52,6 +56,16 @@ type StreamingTopN struct {
 	done  bool
 	// retractable: every row is kept (see SetRetractable).
 	retractable bool
+	// offset is how many of the best rows are kept but not emitted.
+	offset int
+
+	// State TTL (SetStateTTL): a partition is forgotten once the watermark
+	// passes its last touch + ttl. wm is the last watermark (minInt64
+	// before the first); untouched holds the partitions touched before it.
+	ttl       int64
+	wm        int64
+	untouched map[string]bool
+	orphans   int64
 }
 
 // NewStreamingTopN returns a streaming Top-N of child.
@@ -62,7 +76,7 @@ func NewStreamingTopN(child Operator, partition []expr.Expr, order []SortKey, n 
 	if len(order) == 0 {
 		return nil, fmt.Errorf("streaming top-n: needs an order")
 	}
-	t := &StreamingTopN{child: child, partition: partition, order: order, n: n, mem: mem, parts: NewMapState[string, []int32]()}
+	t := &StreamingTopN{child: child, partition: partition, order: order, n: n, mem: mem, parts: NewMapState[string, []int32](), wm: minInt64}
 	t.parts.Size = func(k string, v []int32) int { return len(k) + 4*cap(v) }
 	var err error
 	if t.partEvs, err = compileAll(partition, mem); err != nil {
@@ -111,12 +125,8 @@ func (t *StreamingTopN) Next(ctx context.Context) (Message, error) {
 		if m.Kind == MsgEnd {
 			t.done = true
 		}
-		if m.Kind == MsgWatermark && t.expiry != nil {
-			t.parts.Expire(m.Watermark, func(_ string, slots []int32) {
-				for _, s := range slots {
-					t.table.remove(s)
-				}
-			})
+		if m.Kind == MsgWatermark {
+			t.onWatermark(m.Watermark)
 		}
 		if m.Kind != MsgBatch {
 			return m, nil
@@ -248,27 +258,37 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 	var out []int32
 	var ops []ChangeKind
 	var evicted []int32
+	keep, m := t.keep(), t.offset
 	for i := 0; i < n; i++ {
-		top, _ := t.parts.Get(string(t.enc[i]))
+		key := string(t.enc[i])
+		top, ok := t.parts.Get(key)
 		// Most rows of a long stream do not make the top n: compare them
 		// with the worst kept row before copying anything.
-		if len(top) == t.n && !t.beats(orders, i, top[t.n-1]) {
+		if len(top) == keep && !t.beats(orders, i, top[keep-1]) {
+			if ok && t.ttl > 0 {
+				t.touch(key)
+			}
 			continue
 		}
 		slot := t.table.addRow(cols, i)
 		// Insert after every row that is not worse (ties keep the earlier).
 		at := sort.Search(len(top), func(j int) bool { return t.less(slot, top[j]) })
-		if len(top) == t.n {
-			worst := top[t.n-1]
+		if len(top) == keep {
+			worst := top[keep-1] // at rank m+n: it was emitted
 			out, ops = append(out, worst), append(ops, Delete)
 			evicted = append(evicted, worst)
-			top = top[:t.n-1]
+			top = top[:keep-1]
 		}
-		top = append(top, 0)
-		copy(top[at+1:], top[at:])
-		top[at] = slot
-		t.putPart(string(t.enc[i]), top, i)
-		out, ops = append(out, slot), append(ops, Insert)
+		top = slices.Insert(top, at, slot)
+		t.putPart(key, top, i)
+		switch {
+		case at >= m:
+			out, ops = append(out, slot), append(ops, Insert)
+		case len(top) > m:
+			// The row entered above the emitted ranks: the one that was
+			// at rank m moves down to m+1.
+			out, ops = append(out, top[m]), append(ops, Insert)
+		}
 	}
 	if len(out) == 0 {
 		return Batch{}, nil
@@ -289,17 +309,23 @@ func (t *StreamingTopN) consume(ctx context.Context, b Batch) (Batch, error) {
 func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 	var out, freed []int32
 	var ops []ChangeKind
+	keep, m := t.keep(), t.offset
 	for i, slot := range t.slots {
 		key := string(t.enc[i])
 		rows, _ := t.parts.Get(key)
 		if !b.Op(i).IsRetraction() {
 			at := sort.Search(len(rows), func(j int) bool { return t.less(slot, rows[j]) })
 			rows = slices.Insert(rows, at, slot)
-			if at < t.n {
-				if len(rows) > t.n {
-					out, ops = append(out, rows[t.n]), append(ops, Delete)
+			if at < keep {
+				if len(rows) > keep {
+					out, ops = append(out, rows[keep]), append(ops, Delete)
 				}
-				out, ops = append(out, slot), append(ops, Insert)
+				switch {
+				case at >= m:
+					out, ops = append(out, slot), append(ops, Insert)
+				case len(rows) > m:
+					out, ops = append(out, rows[m]), append(ops, Insert)
+				}
 			}
 			t.putPart(key, rows, i)
 			continue
@@ -316,6 +342,11 @@ func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 		}
 		t.table.remove(slot)
 		if found < 0 {
+			if t.ttl > 0 {
+				// Its partition expired: the row is forgotten already.
+				t.orphans++
+				continue
+			}
 			for _, s := range freed {
 				t.table.remove(s)
 			}
@@ -323,17 +354,27 @@ func (t *StreamingTopN) consumeChangelog(b Batch) (Batch, error) {
 		}
 		gone := rows[found]
 		rows = slices.Delete(rows, found, found+1)
-		if found < t.n {
-			out, ops = append(out, gone), append(ops, Delete)
-			if len(rows) >= t.n {
-				out, ops = append(out, rows[t.n-1]), append(ops, Insert)
+		if found < keep {
+			switch {
+			case found >= m:
+				out, ops = append(out, gone), append(ops, Delete)
+			case len(rows) >= m:
+				// The row at rank m+1 moves up out of the emitted ranks.
+				out, ops = append(out, rows[m-1]), append(ops, Delete)
+			}
+			if len(rows) >= keep {
+				out, ops = append(out, rows[keep-1]), append(ops, Insert)
 			}
 		}
 		freed = append(freed, gone)
 		if len(rows) == 0 {
 			t.parts.Delete(key)
+			delete(t.untouched, key)
 		} else {
 			t.parts.Put(key, rows)
+			if t.ttl > 0 {
+				t.touch(key)
+			}
 		}
 	}
 	var res arrow.RecordBatch
@@ -362,10 +403,18 @@ func (t *StreamingTopN) sameRow(a, b int32) bool {
 	return true
 }
 
+// keep is how many rows of a partition are kept in append-only mode.
+func (t *StreamingTopN) keep() int { return t.offset + t.n }
+
 // putPart stores a partition's rows after row i of the batch went into
-// it, moving the partition's expiry to that row's time if later.
+// it, moving the partition's expiry to that row's time if later (or, with
+// a state TTL, to the current watermark + TTL).
 func (t *StreamingTopN) putPart(key string, rows []int32, i int) {
 	t.parts.Put(key, rows)
+	if t.ttl > 0 {
+		t.touch(key)
+		return
+	}
 	if t.rowTimes == nil {
 		return
 	}
@@ -375,6 +424,69 @@ func (t *StreamingTopN) putPart(key string, rows []int32, i int) {
 	}
 	t.parts.SetExpiry(key, at)
 }
+
+// touch records that a row of partition key came at the current
+// watermark (before the first one: at the first one).
+func (t *StreamingTopN) touch(key string) {
+	if t.wm == minInt64 {
+		if t.untouched == nil {
+			t.untouched = map[string]bool{}
+		}
+		t.untouched[key] = true
+		return
+	}
+	t.parts.SetExpiry(key, satSub(t.wm, -t.ttl))
+}
+
+// onWatermark drops the partitions whose time has come: the window-end
+// expiry (SetPartitionExpiry) at the watermark, the TTL once the watermark
+// passes last touch + TTL.
+func (t *StreamingTopN) onWatermark(wm int64) {
+	drop := func(_ string, slots []int32) {
+		for _, s := range slots {
+			t.table.remove(s)
+		}
+	}
+	if t.ttl > 0 {
+		if wm > t.wm {
+			t.wm = wm
+		}
+		for key := range t.untouched {
+			t.parts.SetExpiry(key, satSub(t.wm, -t.ttl))
+		}
+		clear(t.untouched)
+		t.parts.Expire(satSub(t.wm, 1), drop)
+		return
+	}
+	if t.expiry != nil {
+		t.parts.Expire(wm, drop)
+	}
+}
+
+// SetOffset makes the operator keep offset more rows per partition, above
+// the n it emits (ORDER BY ... LIMIT n OFFSET offset). Call it before Open.
+func (t *StreamingTopN) SetOffset(offset int) error {
+	if offset < 0 {
+		return fmt.Errorf("streaming top-n: offset must not be negative, got %d", offset)
+	}
+	t.offset = offset
+	return nil
+}
+
+// SetStateTTL makes the operator forget a partition (all its kept rows)
+// once the watermark passes the partition's last touch plus ttl, a touch
+// being the watermark in force when a row of the partition arrived (rows
+// before the first watermark count as touched by it), whether or not the
+// row entered the top n. Forgetting is silent, as Flink's state TTL: rows
+// already emitted are not retracted, and the partition's next row starts
+// a new top n. Over a changelog, a retraction of a forgotten row is
+// dropped (OrphanRetractions counts them). It takes precedence over
+// SetPartitionExpiry. 0 keeps partitions forever.
+func (t *StreamingTopN) SetStateTTL(ttl time.Duration) { t.ttl = max(0, ttl.Microseconds()) }
+
+// OrphanRetractions is how many retractions were dropped because the
+// state TTL had forgotten their row.
+func (t *StreamingTopN) OrphanRetractions() int64 { return t.orphans }
 
 // SetPartitionExpiry drops a partition's state once the watermark reaches
 // the latest value of e (TIMESTAMP) among its rows — for a Top-N per
@@ -408,6 +520,11 @@ type topNState struct{ t *StreamingTopN }
 type topNSnapshot struct {
 	Parts []byte
 	Table tableSnapshot
+	// TTL clock (SetStateTTL): the last watermark and the partitions
+	// touched before the first one.
+	Wm        int64
+	HasWm     bool // gob drops zero values: a watermark at 0 vs none
+	Untouched []string
 }
 
 func (s topNState) Entries() int { return s.t.table.live }
@@ -421,7 +538,11 @@ func (s topNState) Snapshot(w io.Writer) error {
 	if err := s.t.parts.Snapshot(&parts); err != nil {
 		return err
 	}
-	if err := gob.NewEncoder(&buf).Encode(topNSnapshot{Parts: parts.Bytes(), Table: s.t.table.snapshot()}); err != nil {
+	snap := topNSnapshot{Parts: parts.Bytes(), Table: s.t.table.snapshot(), Wm: s.t.wm, HasWm: s.t.wm != minInt64}
+	for k := range s.t.untouched {
+		snap.Untouched = append(snap.Untouched, k)
+	}
+	if err := gob.NewEncoder(&buf).Encode(snap); err != nil {
 		return fmt.Errorf("snapshot top-n: %w", err)
 	}
 	_, err := w.Write(buf.Bytes())
@@ -435,6 +556,17 @@ func (s topNState) Restore(r io.Reader) error {
 	}
 	if err := s.t.parts.Restore(bytes.NewReader(snap.Parts)); err != nil {
 		return err
+	}
+	s.t.wm = minInt64
+	if snap.HasWm {
+		s.t.wm = snap.Wm
+	}
+	clear(s.t.untouched)
+	for _, k := range snap.Untouched {
+		if s.t.untouched == nil {
+			s.t.untouched = map[string]bool{}
+		}
+		s.t.untouched[k] = true
 	}
 	return s.t.table.restore(snap.Table)
 }
@@ -451,5 +583,9 @@ func (t *StreamingTopN) String() string {
 	for i, p := range t.partition {
 		ps[i] = p.String()
 	}
-	return fmt.Sprintf("StreamingTopN(n=%d, partition=[%s], order=[%s])", t.n, strings.Join(ps, ", "), sortKeysString(t.order))
+	off := ""
+	if t.offset > 0 {
+		off = fmt.Sprintf(", offset=%d", t.offset)
+	}
+	return fmt.Sprintf("StreamingTopN(n=%d%s, partition=[%s], order=[%s])", t.n, off, strings.Join(ps, ", "), sortKeysString(t.order))
 }

@@ -60,7 +60,7 @@ func (t *TopN) Open(ctx context.Context) error { return t.child.Open(ctx) }
 // Next implements Operator.
 func (t *TopN) Next(ctx context.Context) (Message, error) {
 	for !t.done {
-		if t.keep == 0 {
+		if t.limit == 0 { // nothing to emit, whatever the offset: do not read
 			t.done = true
 			break
 		}
