@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 	"github.com/magnetar-sql/magnetar/jobs"
 )
@@ -246,7 +247,7 @@ func (e *env) stateChunks(job string) (maxPayload, maxChunks int) {
 		e.t.Fatal(err)
 	}
 	defer r.Close()
-	for r.HasNext() {
+	for hasNext(e.t, r) {
 		msg, err := r.Next(e.ctx)
 		if err != nil {
 			e.t.Fatal(err)
@@ -289,14 +290,9 @@ func TestStatefulJobChunksOrphanChunksAndStop(t *testing.T) {
 
 	// An orphan chunk: checkpoint 999 died after its first chunk.
 	stateTopic := testbroker.Topic(e.ns, "job-big-state")
-	r, err := e.cat.Client().CreateReader(pulsar.ReaderOptions{Topic: stateTopic, StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := r.Next(e.ctx)
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
+	last, err := cpulsar.ReadLast(e.ctx, e.cat.Client(), stateTopic)
+	if err != nil || last == nil {
+		t.Fatalf("last state message: %v %v", last, err)
 	}
 	p, err := e.cat.Client().CreateProducer(pulsar.ProducerOptions{Topic: stateTopic, DisableBatching: true})
 	if err != nil {

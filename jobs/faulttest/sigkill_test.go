@@ -196,7 +196,7 @@ func readAll(t testing.TB, ctx context.Context, pc pulsar.Client, topic string, 
 	}
 	defer r.Close()
 	var out []outMsg
-	for r.HasNext() {
+	for hasNext(t, r) {
 		m, err := r.Next(ctx)
 		if err != nil {
 			t.Fatalf("read %s: %v", topic, err)

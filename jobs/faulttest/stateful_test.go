@@ -127,7 +127,7 @@ func latestRows(t testing.TB, ctx context.Context, pc pulsar.Client, topic strin
 	defer r.Close()
 	out := map[int64][2]int64{}
 	n := 0
-	for r.HasNext() {
+	for hasNext(t, r) {
 		m, err := r.Next(ctx)
 		if err != nil {
 			t.Fatalf("read %s: %v", topic, err)
