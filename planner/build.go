@@ -52,9 +52,17 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 	if unbounded {
 		// These operators emit only at end of input, which a continuous
 		// query never reaches: say so instead of waiting forever.
-		switch n.(type) {
+		switch x := n.(type) {
 		case *Sort:
-			err = fmt.Errorf("unsupported: ORDER BY in a continuous query (it emits only at end of input); SET %s = 'bounded' or drop the ORDER BY", "magnetar.mode")
+			// ORDER BY ... LIMIT n became a streaming Top-N (rule_limit.go);
+			// LIMIT 0 reads nothing and ends.
+			if x.Limit != 0 {
+				err = fmt.Errorf("unsupported: ORDER BY without LIMIT in a continuous query (a sort emits only at end of input); add LIMIT n for a continuously updated top n, or SET %s = 'bounded'", "magnetar.mode")
+			}
+		case *Limit:
+			if changelog(x.Child, catalog.Unbounded) {
+				err = fmt.Errorf("unsupported: LIMIT over an updating result in a continuous query (the first rows of a changelog mean nothing); use ORDER BY ... LIMIT n for a continuously updated top n, or SET %s = 'bounded'", "magnetar.mode")
+			}
 		case *Window:
 			err = fmt.Errorf("unsupported: window functions in a continuous query; SET %s = 'bounded'", "magnetar.mode")
 		}
@@ -240,7 +248,7 @@ func Runner(mem memory.Allocator, options map[string]string) RunFunc {
 			return nil, err
 		}
 		opt = &Limit{Child: opt, Count: int64(maxRows) + 1}
-		opt, _ = pushDownLimit(ctx, opt)
+		opt = limitPusher{}.down(opt)
 		bl := &Builder{Mem: mem, Mode: catalog.Bounded, Options: options}
 		op, err := bl.Build(ctx, opt)
 		if err != nil {

@@ -80,6 +80,9 @@ func (bl *Builder) buildStream(n Node, kids []exec.Operator, mem memory.Allocato
 		if err != nil {
 			return nil, true, err
 		}
+		if err := t.SetOffset(int(x.Offset)); err != nil {
+			return nil, true, err
+		}
 		if changelog(x.Child, bl.Mode) {
 			t.SetRetractable(true)
 		}

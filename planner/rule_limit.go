@@ -1,30 +1,42 @@
 package planner
 
-import "context"
+import (
+	"context"
+
+	"github.com/magnetar-sql/magnetar/catalog"
+)
 
 // pushDownLimit turns ORDER BY + LIMIT into a top-N sort, moves limits
 // below projections, and tells scans and union inputs how many rows are
-// enough (offset + count), keeping the Limit above them.
-func pushDownLimit(_ context.Context, n Node) (Node, error) {
-	return limitDown(n), nil
+// enough (offset + count), keeping the Limit above them. In a continuous
+// query ORDER BY + LIMIT n (n > 0) becomes a streaming Top-N without
+// partition: a changelog of the top n, as in Flink and RisingWave.
+func pushDownLimit(ctx context.Context, n Node) (Node, error) {
+	ld := limitPusher{streaming: sessionFrom(ctx).mode == catalog.Unbounded}
+	return ld.down(n), nil
 }
 
-func limitDown(n Node) Node {
+type limitPusher struct{ streaming bool }
+
+func (ld limitPusher) down(n Node) Node {
 	l, ok := n.(*Limit)
 	if !ok || l.Count < 0 {
-		return n.WithChildren(mapNodes(n.Children(), limitDown))
+		return n.WithChildren(mapNodes(n.Children(), ld.down))
 	}
 	enough := l.Offset + l.Count
 	switch c := l.Child.(type) {
 	case *Sort:
 		if c.Limit < 0 {
+			if ld.streaming && l.Count > 0 {
+				return &StreamTopN{Child: ld.down(c.Child), Order: c.Keys, N: l.Count, Offset: l.Offset}
+			}
 			s := *c
-			s.Child = limitDown(c.Child)
+			s.Child = ld.down(c.Child)
 			s.Offset, s.Limit = l.Offset, l.Count
 			return &s
 		}
 	case *Project:
-		return &Project{Child: limitDown(&Limit{Child: c.Child, Offset: l.Offset, Count: l.Count}), Exprs: c.Exprs, Cols: c.Cols}
+		return &Project{Child: ld.down(&Limit{Child: c.Child, Offset: l.Offset, Count: l.Count}), Exprs: c.Exprs, Cols: c.Cols}
 	case *Scan:
 		s := *c
 		if s.Limit < 0 || s.Limit > enough {
@@ -34,7 +46,7 @@ func limitDown(n Node) Node {
 	case *Union:
 		ins := make([]Node, len(c.Inputs))
 		for i, in := range c.Inputs {
-			ins[i] = limitDown(&Limit{Child: in, Count: enough})
+			ins[i] = ld.down(&Limit{Child: in, Count: enough})
 		}
 		return &Limit{Child: &Union{Inputs: ins, Cols: c.Cols}, Offset: l.Offset, Count: l.Count}
 	case *Limit:
@@ -44,9 +56,9 @@ func limitDown(n Node) Node {
 		// Limit over limit: combine.
 		off := c.Offset + l.Offset
 		cnt := max(min(l.Count, c.Count-l.Offset), 0)
-		return limitDown(&Limit{Child: c.Child, Offset: off, Count: cnt})
+		return ld.down(&Limit{Child: c.Child, Offset: off, Count: cnt})
 	}
-	return &Limit{Child: limitDown(l.Child), Offset: l.Offset, Count: l.Count}
+	return &Limit{Child: ld.down(l.Child), Offset: l.Offset, Count: l.Count}
 }
 
 func mapNodes(ns []Node, f func(Node) Node) []Node {

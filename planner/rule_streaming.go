@@ -305,6 +305,9 @@ func assignWatermarks(ctx context.Context, n Node) (Node, error) {
 	if n, err = placeStateTTL(ctx, n); err != nil {
 		return nil, err
 	}
+	if n, err = placeTopNStateTTL(ctx, n); err != nil { // state_ttl_topn.go
+		return nil, err
+	}
 	return routeLateRows(ctx, n)
 }
 

@@ -341,14 +341,17 @@ func (d *Deduplicate) pruneCols(req map[int]bool) (Node, []int) {
 }
 
 // StreamTopN keeps the N first rows per partition by Order over an
-// unbounded input (ROW_NUMBER() ... <= N in a continuous query). RankCol
-// says the row number column is still wanted after the input columns;
-// only plans where nothing reads it can run.
+// unbounded input (ROW_NUMBER() ... <= N in a continuous query; with no
+// partition, a continuous ORDER BY ... LIMIT N OFFSET Offset, whose first
+// Offset rows are kept but not emitted). RankCol says the row number
+// column is still wanted after the input columns; only plans where nothing
+// reads it can run.
 type StreamTopN struct {
 	Child     Node
 	Partition []expr.Expr
 	Order     []SortKey
 	N         int64
+	Offset    int64
 	RankCol   bool
 	RankName  string
 }
@@ -377,7 +380,11 @@ func (t *StreamTopN) String() string {
 	for i, k := range t.Order {
 		keys[i] = k.String()
 	}
-	return fmt.Sprintf("StreamTopN partition=[%s] order=[%s] n=%d", joinExprs(t.Partition), strings.Join(keys, ", "), t.N)
+	s := fmt.Sprintf("StreamTopN partition=[%s] order=[%s] n=%d", joinExprs(t.Partition), strings.Join(keys, ", "), t.N)
+	if t.Offset > 0 {
+		s += fmt.Sprintf(" offset=%d", t.Offset)
+	}
+	return s
 }
 
 func (t *StreamTopN) pruneCols(req map[int]bool) (Node, []int) {
@@ -393,7 +400,7 @@ func (t *StreamTopN) pruneCols(req map[int]bool) (Node, []int) {
 		addCols(need, k.Expr)
 	}
 	child, cm := prune(t.Child, need)
-	n := &StreamTopN{Child: child, Partition: remapAll(t.Partition, mapper(cm)), N: t.N, RankName: t.RankName,
+	n := &StreamTopN{Child: child, Partition: remapAll(t.Partition, mapper(cm)), N: t.N, Offset: t.Offset, RankName: t.RankName,
 		RankCol: t.RankCol && req[inW]}
 	for _, k := range t.Order {
 		k.Expr = remapExpr(k.Expr, mapper(cm))

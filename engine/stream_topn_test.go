@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
+	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/exec/exectest"
+	"github.com/magnetar-sql/magnetar/planner"
+	"github.com/magnetar-sql/magnetar/sql"
+)
+
+// topNQueries are continuous ORDER BY ... LIMIT queries (global streaming
+// Top-N) whose folded changelog must equal the bounded answer.
+var topNQueries = []struct{ name, sql string }{
+	{"top_offset", `SELECT uid, amount FROM clicks WHERE uid <> 'flush' ORDER BY amount DESC LIMIT 5 OFFSET 2`},
+	// Ties on uid keep the earliest rows, in both modes.
+	{"top_ties", `SELECT uid, ts FROM clicks WHERE uid <> 'flush' ORDER BY uid LIMIT 7 OFFSET 3`},
+	{"top_of_aggregate", `SELECT uid, count(*) AS n, sum(amount) AS s FROM clicks WHERE uid <> 'flush'
+		GROUP BY uid ORDER BY s DESC, uid LIMIT 2 OFFSET 1`},
+	{"top_projected", `SELECT amount * 2 AS a2 FROM clicks WHERE uid <> 'flush' ORDER BY ts, amount LIMIT 4`},
+}
+
+// runContinuousFolded runs q continuously over the stream tables while the
+// feeder inserts rows, stops once the output is quiet and returns the
+// folded changelog.
+func runContinuousFolded(t *testing.T, eng *Engine, feeder *Session, q string, inserts []string) []string {
+	t.Helper()
+	s := eng.NewSession()
+	mustRun(t, s, "SET magnetar.mode = 'continuous'")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		count = map[string]int{}
+		msgs  int
+	)
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		done <- s.Run(ctx, q, func(r *Result) error {
+			close(started)
+			for {
+				m, err := r.Rows.Next(ctx)
+				if err != nil {
+					return err
+				}
+				if m.Kind == exec.MsgEnd {
+					return fmt.Errorf("continuous query ended")
+				}
+				mu.Lock()
+				msgs++
+				if m.Kind == exec.MsgBatch {
+					err = foldInto(count, m.Batch)
+				}
+				mu.Unlock()
+				m.Release()
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("continuous run: %v", err)
+	}
+	for _, ins := range inserts {
+		mustRun(t, feeder, ins)
+		time.Sleep(5 * time.Millisecond)
+	}
+	last, quiet := -1, 0
+	for quiet < 6 && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := msgs
+		mu.Unlock()
+		if n == last {
+			quiet++
+		} else {
+			last, quiet = n, 0
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && ctx.Err() == nil {
+		t.Fatalf("continuous run: %v", err)
+	}
+	return sortedRows(count)
+}
+
+func TestContinuousTopNMatchesBounded(t *testing.T) {
+	clicks, pays := streamData()
+	for _, q := range topNQueries {
+		t.Run(q.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			cat := memcat.New()
+			eng := New(cat, Options{Mem: mem})
+			feeder := eng.NewSession()
+			mustRun(t, feeder, streamSchema)
+			mustRun(t, feeder, clicks[0])
+			got := runContinuousFolded(t, eng, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
+			want, err := runFolded(context.Background(), eng.NewSession(), q.sql)
+			if err != nil {
+				t.Fatalf("bounded run: %v", err)
+			}
+			if len(want) == 0 {
+				t.Fatal("bounded answer is empty")
+			}
+			if err := exectest.Equal(got, want); err != nil {
+				t.Errorf("continuous (folded) vs bounded: %v", err)
+			}
+			cat.Close()
+			if n := mem.CurrentAlloc(); n != 0 {
+				t.Errorf("%d bytes of Arrow memory not released", n)
+			}
+		})
+	}
+}
+
+// explainContinuous returns the optimized plan of q in continuous mode
+// after the given SET statements.
+func explainContinuous(t *testing.T, q string, sets ...string) string {
+	t.Helper()
+	cat := memcat.New()
+	defer cat.Close()
+	s := New(cat, Options{}).NewSession()
+	mustRun(t, s, streamSchema)
+	mustRun(t, s, "SET magnetar.mode = 'continuous'")
+	for _, set := range sets {
+		mustRun(t, s, set)
+	}
+	stmts, err := sql.Parse(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.Plan(context.Background(), &stmts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return planner.Explain(plan)
+}
+
+// TestContinuousTopNPlan: a continuous ORDER BY ... LIMIT is a global
+// streaming Top-N (no partition), with the offset; the state TTL applies
+// to it and to the per-partition Top-N, with a clock watermark below.
+func TestContinuousTopNPlan(t *testing.T) {
+	got := explainContinuous(t, `SELECT uid, amount FROM clicks ORDER BY amount DESC LIMIT 5 OFFSET 2`)
+	if !strings.Contains(got, "StreamTopN partition=[] order=[amount#1 DESC] n=5 offset=2") || strings.Contains(got, "TopN amount") {
+		t.Errorf("plan:\n%s", got)
+	}
+	if strings.Contains(got, "StateTTL") {
+		t.Errorf("no TTL set, but:\n%s", got)
+	}
+	for _, q := range []string{
+		`SELECT uid, amount FROM clicks ORDER BY amount DESC LIMIT 5`,
+		`SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn FROM clicks) t WHERE rn <= 3`,
+	} {
+		got := explainContinuous(t, q, "SET magnetar.state_ttl = '1 HOUR'", "SET magnetar.event_time = 'ts'")
+		lines := strings.Split(got, "\n")
+		ttl, top, wm := -1, -1, -1
+		for i, l := range lines {
+			switch {
+			case strings.Contains(l, "StateTTL ttl=1h0m0s") && ttl < 0:
+				ttl = i
+			case strings.Contains(l, "StreamTopN") && top < 0:
+				top = i
+			case strings.Contains(l, "Watermark") && strings.Contains(l, "keep_late") && wm < 0:
+				wm = i
+			}
+		}
+		if ttl < 0 || top != ttl+1 || wm < top {
+			t.Errorf("%s: want StateTTL right above StreamTopN and a clock watermark below:\n%s", q, got)
+		}
+	}
+	// Bounded runs keep the TopN sort.
+	cat := memcat.New()
+	defer cat.Close()
+	s := New(cat, Options{}).NewSession()
+	mustRun(t, s, streamSchema)
+	stmts, err := sql.Parse(`SELECT uid, amount FROM clicks ORDER BY amount DESC LIMIT 5 OFFSET 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := s.Plan(context.Background(), &stmts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := planner.Explain(plan); !strings.Contains(b, "TopN amount#1 DESC offset=2 limit=5") {
+		t.Errorf("bounded plan:\n%s", b)
+	}
+}
