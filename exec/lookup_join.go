@@ -30,9 +30,11 @@ import (
 // applied to the joined row (a left row failing it is padded too). The
 // output is append-only with respect to the table: a later change of the
 // table does not retract rows already joined; left rows keep their change
-// kinds. Left watermarks pass through; the right input's are dropped
-// (table changes are not ordered in event time). Checkpoint barriers are
-// aligned across both inputs (see Next).
+// kinds. A left input that is a changelog needs SetRetractable (see
+// lookup_join_retract.go): its retractions then cancel exactly the rows
+// emitted for their rows. Left watermarks pass through; the right input's
+// are dropped (table changes are not ordered in event time). Checkpoint
+// barriers are aligned across both inputs (see Next).
 type LookupJoin struct {
 	left, right Operator
 	typ         JoinType
@@ -81,6 +83,9 @@ type LookupJoin struct {
 	held         []Message
 	pending      []Message
 	done, opened bool
+
+	// mat is the state of a changelog left input (nil: append-only).
+	mat *lookupMat
 }
 
 // NewLookupJoin returns a lookup join of left with the table right
@@ -267,7 +272,13 @@ func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
 func (j *LookupJoin) left1(ctx context.Context, m Message) (out Message, ok bool, err error) {
 	switch m.Kind {
 	case MsgBatch:
-		b, err := j.probe(ctx, m.Batch)
+		var b Batch
+		var err error
+		if j.mat != nil {
+			b, err = j.probeRetract(ctx, m.Batch)
+		} else {
+			b, err = j.probe(ctx, m.Batch)
+		}
 		m.Release()
 		if err != nil {
 			return Message{}, false, fmt.Errorf("lookup join: %w", err)
@@ -279,6 +290,10 @@ func (j *LookupJoin) left1(ctx context.Context, m Message) (out Message, ok bool
 	case MsgEnd:
 		j.done = true
 		return m, true, nil
+	case MsgWatermark:
+		if j.mat != nil {
+			j.mat.watermark(j.table, m.Watermark)
+		}
 	}
 	return m, true, nil
 }
@@ -316,7 +331,9 @@ func (j *LookupJoin) apply(ctx context.Context, b Batch) error {
 	for _, t := range j.touched {
 		if t.before >= 0 {
 			j.unindex(t.before)
-			j.table.remove(t.before)
+			if j.mat == nil || !j.mat.retire(t.before) {
+				j.table.remove(t.before)
+			}
 		}
 		if t.after < 0 {
 			j.keys.drop(t.ent)
@@ -408,7 +425,7 @@ func (j *LookupJoin) probe(ctx context.Context, b Batch) (Batch, error) {
 		}
 	}
 	releaseArrays(keys)
-	out, err := j.assemble(b, match)
+	out, err := j.assemble(b, match, j.typ == LeftJoin)
 	if err != nil || out.Rec == nil || j.resEv == nil {
 		return out, err
 	}
@@ -455,18 +472,20 @@ func (j *LookupJoin) probe(ctx context.Context, b Batch) (Batch, error) {
 		return out, nil
 	}
 	out.Rec.Release()
-	return j.assemble(b, match)
+	return j.assemble(b, match, true)
 }
 
-// assemble builds the output rows for left batch b: every row (left join)
-// or the matched ones (inner), with the matched table rows (NULLs for -1).
-func (j *LookupJoin) assemble(b Batch, match []int32) (Batch, error) {
+// assemble builds the output rows for left batch b, with the matched table
+// rows: the matched rows, and with pad the rows matching lkPad too (NULLs
+// for the table's columns). Rows matching lkNone are dropped; only the
+// changelog path (j.mat) uses it.
+func (j *LookupJoin) assemble(b Batch, match []int32, pad bool) (Batch, error) {
 	rec := b.Rec
 	n := int(rec.NumRows())
 	var sel []int32 // left rows kept; nil: all
-	if j.typ == InnerJoin {
+	if !pad || j.mat != nil {
 		for i, s := range match {
-			if s >= 0 {
+			if s >= 0 || (pad && s == lkPad) {
 				sel = append(sel, int32(i))
 			}
 		}
@@ -552,13 +571,28 @@ type lookupSnapshot struct {
 	// Held is the left messages held during the bootstrap (snapEnc
 	// messages encoding; empty: none).
 	Held []byte
+	// Mat is the emitted rows of a changelog left input (lookupMat's
+	// snapshot; empty: none or an append-only input).
+	Mat []byte
 }
 
-func (s lookupState) Entries() int { return s.j.keys.entries() }
+// Entries counts the table's keys and, for a changelog left input, the
+// distinct live left rows.
+func (s lookupState) Entries() int {
+	n := s.j.keys.entries()
+	if s.j.mat != nil {
+		n += s.j.mat.rows.Entries()
+	}
+	return n
+}
+
 func (s lookupState) SizeBytes() int64 {
 	n := s.j.keys.sizeBytes() + s.j.table.sizeBytes() + int64(len(s.j.jk))*25
 	for _, k := range s.j.jk {
 		n += 2 * int64(len(k)) // the slot's copy and the index's key
+	}
+	if s.j.mat != nil {
+		n += s.j.mat.sizeBytes()
 	}
 	return n
 }
@@ -582,6 +616,13 @@ func (s lookupState) Snapshot(w io.Writer) error {
 			return fmt.Errorf("snapshot lookup join: %w", err)
 		}
 		snap.Held = e.b
+	}
+	if s.j.mat != nil {
+		var b bytes.Buffer
+		if err := s.j.mat.snapshot(&b); err != nil {
+			return fmt.Errorf("snapshot lookup join: %w", err)
+		}
+		snap.Mat = b.Bytes()
 	}
 	if err := gob.NewEncoder(w).Encode(snap); err != nil {
 		return fmt.Errorf("snapshot lookup join: %w", err)
@@ -631,6 +672,11 @@ func (s lookupState) Restore(r io.Reader) error {
 			j.indexSlot(slot, snap.JK[slot])
 		}
 	})
+	if j.mat != nil {
+		if err := j.mat.restore(snap.Mat, j.keys, j.table); err != nil {
+			return fmt.Errorf("restore lookup join: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -665,6 +711,9 @@ func (j *LookupJoin) String() string {
 	s := fmt.Sprintf("Lookup%sJoin(%s; %s)", j.typ, strings.Join(conds, ", "), upsertSpecString(j.right.Schema(), j.spec))
 	if j.residual != nil {
 		s += " residual " + j.residual.String()
+	}
+	if j.mat != nil {
+		s += " materialized"
 	}
 	return s
 }
