@@ -605,6 +605,16 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 			return nil, err
 		}
 		tn.SetRetractable(op.args["retract"] == "true")
+		if o := op.args["offset"]; o != "" {
+			m, err := strconv.Atoi(o)
+			if err != nil {
+				return nil, fmt.Errorf("offset: %w", err)
+			}
+			if err := tn.SetOffset(m); err != nil {
+				return nil, err
+			}
+		}
+		tn.SetStateTTL(a.dur("ttl"))
 		if e := op.args["expire"]; e != "" {
 			c, err := a.col(e)
 			if err != nil {
