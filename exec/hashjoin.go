@@ -16,19 +16,21 @@ import (
 // Bounded mode (the default): the right (build) side is read to End into one
 // hash table (a direct array for dense integer keys, open addressing for
 // other integer keys, serialized keys otherwise), then the left side is
-// streamed through it. While the build side is being read, an inner join
-// also buffers left messages, up to symSwitchRows rows, so that a switch to
+// streamed through it. While the build side is being read, the join also
+// buffers left messages, up to symSwitchRows rows, so that a switch to
 // symmetric mode can replay them; beyond that the left side waits.
 //
-// Symmetric mode (inner joins over unbounded inputs): if, before the build
+// Symmetric mode (joins over unbounded inputs): if, before the build
 // side ends, it delivers a watermark or barrier (the sign of a streaming
 // source: unbounded sources must emit one early, as watermark assigners
 // do), the join switches to a symmetric hash join: both sides are stored and indexed
 // and each arriving batch is probed against the other side, so matches are
 // emitted as rows arrive from either side. State is kept for the whole run
 // unless SetStateTTL bounds it (symjoin_ttl.go; time-bounded joins are
-// IntervalJoin's job). Outer, semi and
-// anti joins always use bounded mode: they need the complete build side.
+// IntervalJoin's job). Outer, semi and anti joins go symmetric too and
+// emit a changelog (NULL-padded rows retracted when a match arrives; see
+// symjoin_outer.go); in bounded mode they emit final rows only, so both
+// modes fold to the same answer.
 //
 // Rows carry their change kinds to the rows they produce. In bounded mode
 // a changelog on the probe side joins correctly against the (static) build
@@ -68,7 +70,7 @@ type HashJoin struct {
 	ttl          int64 // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
 }
 
-// symSwitchRows bounds the left rows an inner join buffers while its build
+// symSwitchRows bounds the left rows a join buffers while its build
 // side is still open. The mode never depends on this (or on timing): only
 // the build side's own messages decide it.
 const symSwitchRows = 1 << 20
@@ -119,8 +121,8 @@ func (j *HashJoin) Open(ctx context.Context) error {
 	return nil
 }
 
-// buildSide reads the right input to End and builds the hash table; an
-// inner join meanwhile buffers left messages. It returns switchSym when the
+// buildSide reads the right input to End and builds the hash table; the
+// join meanwhile buffers left messages. It returns switchSym when the
 // join should go symmetric instead, with the right batches read so far.
 func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.RecordBatch, err error) {
 	defer func() {
@@ -131,10 +133,9 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 			recs = nil
 		}
 	}()
-	inner := j.core.typ == InnerJoin
 	for {
 		cases := []selectCase{{1, j.pr.C()}}
-		if inner && !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows && !j.leftAtBarrier() {
+		if !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows && !j.leftAtBarrier() {
 			cases = append(cases, selectCase{0, j.pl.C()})
 		}
 		side, f, err := selectFetched(ctx, cases)
@@ -186,12 +187,10 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 			}
 			recs = append(recs, m.Batch.Rec)
 		default:
-			if inner {
-				// A streaming input: go symmetric. The watermark or
-				// barrier is replayed through the symmetric path.
-				j.pendingRight = append(j.pendingRight, m)
-				return true, recs, nil
-			}
+			// A streaming input: go symmetric. The watermark or barrier
+			// is replayed through the symmetric path.
+			j.pendingRight = append(j.pendingRight, m)
+			return true, recs, nil
 		}
 	}
 }
@@ -272,6 +271,7 @@ func (j *HashJoin) startSymmetric(ctx context.Context, recs []arrow.RecordBatch)
 	}
 	j.sides = [2]*symSide{newSymSide(j.lkEvs, lt), newSymSide(j.rkEvs, rt)}
 	j.sides[0].ttl, j.sides[1].ttl = j.ttl, j.ttl
+	j.sides[0].counted, j.sides[1].counted = preserved(j.core.typ, 0), preserved(j.core.typ, 1)
 	for _, r := range recs {
 		err := j.symBatch(ctx, 1, Batch{Rec: r})
 		r.Release()
@@ -369,6 +369,9 @@ func (j *HashJoin) symMessage(ctx context.Context, side int, m Message) error {
 
 // symBatch stores a batch on its side and emits its matches with the other.
 func (j *HashJoin) symBatch(ctx context.Context, side int, b Batch) error {
+	if j.core.typ != InnerJoin {
+		return j.symBatchOuter(ctx, side, b) // symjoin_outer.go
+	}
 	s, o := j.sides[side], j.sides[1-side]
 	rec := b.Rec
 	matches, err := s.add(ctx, b, o)

@@ -23,7 +23,7 @@ type joinCore struct {
 	pairs    *arrow.Schema // left fields then right fields
 	residual expr.Evaluator
 	build    arrow.RecordBatch
-	matched  []bool // build rows matched so far (right join)
+	matched  []bool // build rows matched so far (right and full joins)
 	// sameKey maps a right column to the left column it equals on every
 	// matched row (plain column equi-keys of identical, non-float type).
 	sameKey map[int]int
@@ -47,13 +47,13 @@ func equalKeyColumns(leftKeys, rightKeys []expr.Expr) map[int]int {
 func joinSchemas(left, right *arrow.Schema, typ JoinType) (out, pairs *arrow.Schema) {
 	fields := make([]arrow.Field, 0, left.NumFields()+right.NumFields())
 	for _, f := range left.Fields() {
-		if typ == RightJoin {
+		if typ == RightJoin || typ == FullJoin {
 			f.Nullable = true
 		}
 		fields = append(fields, f)
 	}
 	for _, f := range right.Fields() {
-		if typ == LeftJoin {
+		if typ == LeftJoin || typ == FullJoin {
 			f.Nullable = true
 		}
 		fields = append(fields, f)
@@ -68,7 +68,7 @@ func joinSchemas(left, right *arrow.Schema, typ JoinType) (out, pairs *arrow.Sch
 // setBuild installs the build side (ownership passes to the core).
 func (c *joinCore) setBuild(rec arrow.RecordBatch) {
 	c.build = rec
-	if c.typ == RightJoin {
+	if c.typ == RightJoin || c.typ == FullJoin {
 		c.matched = make([]bool, rec.NumRows())
 	}
 }
@@ -106,7 +106,7 @@ func (c *joinCore) combine(s *arrow.Schema, left arrow.RecordBatch, lsel, rsel [
 		cols = append(cols, a)
 	}
 	if s.NumFields() > nl {
-		allMatched := len(rsel) > 0 && c.typ != LeftJoin
+		allMatched := len(rsel) > 0 && c.typ != LeftJoin && c.typ != FullJoin
 		for i := 0; i < int(c.build.NumCols()); i++ {
 			if li, ok := c.sameKey[i]; ok && allMatched {
 				// An equi-join key: on matched rows the right value equals
@@ -161,13 +161,18 @@ func (c *joinCore) process(ctx context.Context, b Batch, lo, hi int, lsel, rsel 
 		for _, r := range rsel {
 			c.matched[r] = true
 		}
-	case LeftJoin, SemiJoin, AntiJoin:
+	case LeftJoin, FullJoin, SemiJoin, AntiJoin:
 		hit := make([]bool, hi-lo)
 		for _, l := range lsel {
 			hit[int(l)-lo] = true
 		}
+		if c.typ == FullJoin {
+			for _, r := range rsel {
+				c.matched[r] = true
+			}
+		}
 		switch c.typ {
-		case LeftJoin:
+		case LeftJoin, FullJoin:
 			outL, outR = lsel, rsel
 			for i, h := range hit {
 				if !h {
@@ -244,9 +249,9 @@ func (c *joinCore) filterPairs(ctx context.Context, left arrow.RecordBatch, lsel
 	return lsel[:k], rsel[:k], nil
 }
 
-// finish emits, for a right join, the build rows that never matched.
+// finish emits, for a right or full join, the build rows that never matched.
 func (c *joinCore) finish(leftSchema *arrow.Schema) ([]Message, error) {
-	if c.typ != RightJoin || c.build == nil {
+	if (c.typ != RightJoin && c.typ != FullJoin) || c.build == nil {
 		return nil, nil
 	}
 	var rs []int32

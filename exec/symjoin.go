@@ -35,6 +35,14 @@ type symSide struct {
 	bbase int
 	base  int32
 
+	// Outer, semi and anti joins (symjoin_outer.go): cnt[e] is the number
+	// of rows of the other side entry e currently joins with; rowEntry[i]
+	// is the entry the last add stored (or removed) for its row i, or
+	// entryNone / entrySkipped.
+	counted  bool
+	cnt      []int32
+	rowEntry []int32
+
 	rows    [][]byte
 	i64     []int64
 	u64     []uint64
@@ -68,11 +76,19 @@ func (s *symSide) release() {
 	s.heads, s.sheads = nil, nil
 }
 
-// symMatch is a match of row `row` of the arriving batch with a stored row.
+// symMatch is a match of row `row` of the arriving batch with a stored row
+// (entry e of the other side).
 type symMatch struct {
 	row int32
+	e   int32
 	ref symRef
 }
+
+// rowEntry values of rows that have no entry.
+const (
+	entryNone    = -1 // a NULL key: never stored, never matches
+	entrySkipped = -2 // a retraction whose row expired (state TTL): ignored
+)
 
 // add probes other with the rows of b (arriving on s) and returns the
 // matches. Inserted rows are stored in s; a retracted row removes one live
@@ -91,6 +107,12 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 	s.touch = append(s.touch, s.wm)
 	s.first = append(s.first, int32(len(s.refs)))
 	var out []symMatch
+	if s.counted {
+		s.rowEntry = growSlice(s.rowEntry[:0], n)
+		for i := range s.rowEntry {
+			s.rowEntry[i] = entryNone
+		}
+	}
 	probe := func(i int, head int32) {
 		for e := head; e >= other.base; e = other.next[e] {
 			if other.ttl > 0 && s.wm != minInt64 {
@@ -104,7 +126,7 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 				}
 			}
 			if !other.dead(e) {
-				out = append(out, symMatch{int32(i), other.refs[e]})
+				out = append(out, symMatch{int32(i), e, other.refs[e]})
 			}
 		}
 	}
@@ -124,18 +146,22 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 				continue
 			}
 			if b.Ops != nil && b.Ops[i].IsRetraction() {
-				if !s.retract(s.heads.get(k), full[i]) {
+				e := s.retract(s.heads.get(k), full[i])
+				if e < 0 {
 					if s.ttl > 0 {
+						s.noteEntry(i, entrySkipped)
 						continue // its row expired: forgotten, like the row
 					}
 					return nil, errRetractAbsent
 				}
+				s.noteEntry(i, e)
 				probe(i, other.heads.get(k))
 				continue
 			}
 			probe(i, other.heads.get(k))
 			slot := s.heads.slot(k)
 			*slot = s.push(bi, i, *slot)
+			s.noteEntry(i, *slot)
 		}
 		return out, nil
 	}
@@ -148,11 +174,16 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 		if !ok {
 			h = -1
 		}
-		if b.Ops != nil && b.Ops[i].IsRetraction() && !s.retract(h, full[i]) {
-			if s.ttl > 0 {
-				continue // its row expired: forgotten, like the row
+		if b.Ops != nil && b.Ops[i].IsRetraction() {
+			e := s.retract(h, full[i])
+			if e < 0 {
+				if s.ttl > 0 {
+					s.noteEntry(i, entrySkipped)
+					continue // its row expired: forgotten, like the row
+				}
+				return nil, errRetractAbsent
 			}
-			return nil, errRetractAbsent
+			s.noteEntry(i, e)
 		}
 		if oh, ok := other.sheads[string(r)]; ok {
 			probe(i, oh)
@@ -160,7 +191,9 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 		if b.Ops != nil && b.Ops[i].IsRetraction() {
 			continue
 		}
-		s.sheads[string(r)] = s.push(bi, i, h)
+		e := s.push(bi, i, h)
+		s.sheads[string(r)] = e
+		s.noteEntry(i, e)
 	}
 	return out, nil
 }
@@ -170,9 +203,16 @@ func (s *symSide) dead(e int32) bool { return s.gone != nil && s.gone[e] }
 // errRetractAbsent: a retraction found no stored row to remove.
 var errRetractAbsent = fmt.Errorf("retraction of a row that was never added")
 
+// noteEntry records row i's entry for the outer join (symjoin_outer.go).
+func (s *symSide) noteEntry(i int, e int32) {
+	if s.counted {
+		s.rowEntry[i] = e
+	}
+}
+
 // retract marks dead the first live entry of the chain at head whose row
-// encodes to row; it reports whether there was one.
-func (s *symSide) retract(head int32, row []byte) bool {
+// encodes to row and returns it, or -1 when there is none.
+func (s *symSide) retract(head int32, row []byte) int32 {
 	for e := head; e >= s.base; e = s.next[e] {
 		if s.dead(e) {
 			continue
@@ -190,10 +230,10 @@ func (s *symSide) retract(head int32, row []byte) bool {
 				s.gone = map[int32]bool{}
 			}
 			s.gone[e] = true
-			return true
+			return e
 		}
 	}
-	return false
+	return -1
 }
 
 // push records row (batch, row) as a new entry chained to prev.
@@ -201,6 +241,9 @@ func (s *symSide) push(batch int32, row int, prev int32) int32 {
 	e := int32(len(s.refs))
 	s.refs = append(s.refs, symRef{batch, int32(row)})
 	s.next = append(s.next, prev)
+	if s.counted {
+		s.cnt = append(s.cnt, 0)
+	}
 	return e
 }
 

@@ -19,6 +19,9 @@ import (
 // its first Next: a job's restarted join never goes through the build
 // phase again. A join that has not started (no Next yet) snapshots as
 // empty; the bounded mode (the build side ended) cannot be snapshotted.
+// Outer, semi and anti joins (symSnapOuter) also write each preserved
+// side's match counts, one per stored row in the same order; restore sets
+// them on the re-stored rows.
 
 const symJoinTag = "symjoin"
 
@@ -26,6 +29,7 @@ const symJoinTag = "symjoin"
 const (
 	symSnapFresh = 0 // Next never called
 	symSnapSym   = 1 // symmetric mode
+	symSnapOuter = 2 // symmetric mode with match counts (outer, semi, anti)
 )
 
 func (s joinState) Snapshot(w io.Writer) error {
@@ -35,7 +39,11 @@ func (s joinState) Snapshot(w io.Writer) error {
 	case !j.built:
 		e.byte1(symSnapFresh)
 	case j.sym:
-		e.byte1(symSnapSym)
+		if j.core.typ == InnerJoin {
+			e.byte1(symSnapSym)
+		} else {
+			e.byte1(symSnapOuter)
+		}
 		e.varint(j.lastWM)
 		e.uvarint(j.barrierID)
 		e.bool1(j.done)
@@ -57,7 +65,7 @@ func (s joinState) Snapshot(w io.Writer) error {
 // watermark and flags.
 func (s *symSide) snapshot(e *snapEnc, mem memory.Allocator) error {
 	var batches []Message
-	var touch []int64
+	var touch, counts []int64
 	defer func() {
 		for _, m := range batches {
 			m.Release()
@@ -72,6 +80,9 @@ func (s *symSide) snapshot(e *snapEnc, mem memory.Allocator) error {
 		for en := max(s.first[b], s.base); en < end; en++ {
 			if !s.dead(en) {
 				sel = append(sel, s.refs[en].row)
+				if s.counted {
+					counts = append(counts, int64(s.cnt[en]))
+				}
 			}
 		}
 		if len(sel) == 0 {
@@ -88,6 +99,9 @@ func (s *symSide) snapshot(e *snapEnc, mem memory.Allocator) error {
 		return err
 	}
 	e.int64s(touch)
+	if s.counted {
+		e.int64s(counts)
+	}
 	e.varint(s.wm)
 	e.bool1(s.ended)
 	e.bool1(s.barrier)
@@ -101,10 +115,14 @@ func (s joinState) Restore(r io.Reader) error {
 		return fmt.Errorf("restore hash join: %w", err)
 	}
 	d := &snapDec{b: p}
-	switch d.byte1() {
+	mode := d.byte1()
+	switch mode {
 	case symSnapFresh:
 		return d.err
-	case symSnapSym:
+	case symSnapSym, symSnapOuter:
+		if (mode == symSnapOuter) != (j.core.typ != InnerJoin) {
+			return fmt.Errorf("restore hash join: a snapshot of another join type: %w", errSnapshotCorrupt)
+		}
 	default:
 		return fmt.Errorf("restore hash join: %w", errSnapshotCorrupt)
 	}
@@ -130,6 +148,7 @@ func (s joinState) Restore(r io.Reader) error {
 	types := [2][]arrow.DataType{lt, rt}
 	for i, sd := range sides {
 		sd.ttl = j.ttl
+		sd.counted = preserved(j.core.typ, i)
 		// Rows are stored again without matching: probe an empty side.
 		empty := newSymSide(sides[1-i].keyEvs, types[1-i])
 		if err := sd.restore(d, j.core.mem, empty); err != nil {
@@ -165,6 +184,10 @@ func (s *symSide) restore(d *snapDec, mem memory.Allocator, empty *symSide) erro
 		}
 	}()
 	touch := d.int64s()
+	var counts []int64
+	if s.counted {
+		counts = d.int64s()
+	}
 	if d.err != nil || len(touch) != len(batches) {
 		return errSnapshotCorrupt
 	}
@@ -173,9 +196,23 @@ func (s *symSide) restore(d *snapDec, mem memory.Allocator, empty *symSide) erro
 			return errSnapshotCorrupt
 		}
 		s.wm = touch[i] // add records the side's watermark as the touch
+		first := len(s.refs)
 		if _, err := s.add(context.Background(), Batch{Rec: m.Batch.Rec}, empty); err != nil {
 			return err
 		}
+		if s.counted {
+			// Every snapshotted row was stored (their keys are not NULL),
+			// in order: the entries from first on are this batch's rows.
+			for e := first; e < len(s.refs); e++ {
+				if len(counts) == 0 {
+					return errSnapshotCorrupt
+				}
+				s.cnt[e], counts = int32(counts[0]), counts[1:]
+			}
+		}
+	}
+	if len(counts) != 0 {
+		return errSnapshotCorrupt
 	}
 	s.wm, s.ended, s.barrier = d.varint(), d.bool1(), d.bool1()
 	return d.err
@@ -191,7 +228,6 @@ func (j *HashJoin) leftAtBarrier() bool {
 	return n > 0 && j.buffered[n-1].Kind == MsgBarrier
 }
 
-// Streams reports whether the join can run over two unbounded inputs (an
-// inner join, which goes symmetric): outer, semi and anti joins wait for
-// the end of their build side, absorbing its barriers.
-func (j *HashJoin) Streams() bool { return j.core.typ == InnerJoin }
+// Streams reports whether the join can run over two unbounded inputs: every
+// join type goes symmetric (aligning barriers) when its build side streams.
+func (j *HashJoin) Streams() bool { return true }

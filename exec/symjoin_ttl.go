@@ -22,7 +22,11 @@ import (
 // watermark matches every stored row that has not expired). Expiry is silent (no
 // retractions, like Flink's table.exec.state.ttl); a retraction whose row
 // has expired is dropped. End of one input does not expire the other's
-// rows (its retractions still need them).
+// rows (its retractions still need them). Outer, semi and anti joins expire
+// the same way and emit nothing either: an expired preserved row leaves its
+// output (joined or NULL-padded) downstream, and a row whose matches expired
+// keeps its match count, so its NULL-padded row does not come back (as in
+// Flink).
 
 // SetStateTTL makes the join (in symmetric mode) forget stored rows as
 // described above; 0 keeps them for the whole run.
@@ -99,6 +103,9 @@ func (s *symSide) compact() {
 		}
 	}
 	s.refs, s.next = refs, next
+	if s.counted {
+		s.cnt = append([]int32(nil), s.cnt[base:]...)
+	}
 	if s.gone != nil {
 		gone := map[int32]bool{}
 		for e := range s.gone {
@@ -166,7 +173,7 @@ func (s *symSide) sizeBytes() int64 {
 			}
 		}
 	}
-	n += int64(len(s.refs))*12 + int64(len(s.touch))*12 + int64(len(s.gone))*16
+	n += int64(len(s.refs))*12 + int64(len(s.cnt))*4 + int64(len(s.touch))*12 + int64(len(s.gone))*16
 	if s.intKey {
 		n += int64(len(s.heads.slots)) * 16
 	} else {
