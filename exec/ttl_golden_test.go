@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/exec"
+	"github.com/magnetar-sql/magnetar/expr"
 )
 
 // extraGoldenOps are golden pipeline operators kept out of the main switch
@@ -42,7 +43,7 @@ var extraGoldenOps = map[string]func(op goldenOp, child exec.Operator, streams m
 		}
 		names := make([]string, len(groups))
 		for i, g := range groups {
-			names[i] = g.String()
+			names[i] = g.(*expr.Column).Name // plain names: later verbs refer to them
 		}
 		aggs, err := a.aggs()
 		if err != nil {
