@@ -11,7 +11,8 @@ import (
 // Golden pipeline verbs of the upsert operators (testdata/stream):
 //
 //	upsert key=COL flag=COL pk=a,b                        UpsertMaterialize (flag NULL: bootstrap marker)
-//	lookupjoin table=S lkeys=a rkeys=b key=COL flag=COL pk=a [type=left]   LookupJoin of the current stream with table S
+//	lookupjoin table=S lkeys=a rkeys=b key=COL flag=COL pk=a [type=left] [retract=true]   LookupJoin of the current stream with table S
+//	                                                     (retract: the stream is a changelog, SetRetractable)
 func init() {
 	extraGoldenOps["upsert"] = func(op goldenOp, child exec.Operator, _ map[string]exec.Operator, mem memory.Allocator) (exec.Operator, error) {
 		spec, err := goldenUpsertSpec(op, goldenArgs{op.args, child.Schema()})
@@ -42,7 +43,12 @@ func init() {
 		if op.args["type"] == "left" {
 			typ = exec.LeftJoin
 		}
-		return exec.NewLookupJoin(child, table, typ, lk, rk, spec, nil, mem)
+		j, err := exec.NewLookupJoin(child, table, typ, lk, rk, spec, nil, mem)
+		if err != nil {
+			return nil, err
+		}
+		j.SetRetractable(op.args["retract"] == "true")
+		return j, nil
 	}
 }
 
