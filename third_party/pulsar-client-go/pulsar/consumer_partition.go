@@ -1222,6 +1222,7 @@ func (pc *partitionConsumer) MessageReceived(response *pb.CommandMessage, header
 					publishTime:  timeFromUnixTimestampMillis(msgMeta.GetPublishTime()),
 					eventTime:    timeFromUnixTimestampMillis(msgMeta.GetEventTime()),
 					key:          msgMeta.GetPartitionKey(),
+					hasKey:       msgMeta.PartitionKey != nil, // MAGNETAR PATCH (HasKey)
 					producerName: msgMeta.GetProducerName(),
 					properties:   internal.ConvertToStringMap(msgMeta.GetProperties()),
 					topic:        pc.topic,
@@ -1308,7 +1309,17 @@ func (pc *partitionConsumer) MessageReceived(response *pb.CommandMessage, header
 	)
 	for i := 0; i < numMsgs; i++ {
 		smm, payload, err := reader.ReadMessage()
-		if err != nil || payload == nil {
+		// MAGNETAR PATCH (null values, backport of apache/pulsar-client-go#1482):
+		// a null-value message (a tombstone: MessageMetadata.null_value, or
+		// SingleMessageMetadata.null_value in a batch) has no payload bytes, so
+		// an unbatched one without properties reads as ErrEOM. Upstream
+		// v0.19.0 discarded it as corrupted (and, never dequeued, it kept a
+		// Reader's HasNext true); deliver it with a nil payload instead.
+		isNullValue := msgMeta.GetNullValue() || (smm != nil && smm.GetNullValue())
+		switch {
+		case isNullValue && (err == nil || err == internal.ErrEOM):
+			payload = nil
+		case err != nil || payload == nil:
 			pc.discardCorruptedMessage(pbMsgID, pb.CommandAck_BatchDeSerializeError)
 			return err
 		}
@@ -1381,6 +1392,8 @@ func (pc *partitionConsumer) MessageReceived(response *pb.CommandMessage, header
 				publishTime:         timeFromUnixTimestampMillis(msgMeta.GetPublishTime()),
 				eventTime:           timeFromUnixTimestampMillis(smm.GetEventTime()),
 				key:                 smm.GetPartitionKey(),
+				hasKey:              smm.PartitionKey != nil, // MAGNETAR PATCH (HasKey)
+				isNullValue:         isNullValue,             // MAGNETAR PATCH (null values)
 				producerName:        msgMeta.GetProducerName(),
 				properties:          internal.ConvertToStringMap(smm.GetProperties()),
 				topic:               pc.topic,
@@ -1402,6 +1415,8 @@ func (pc *partitionConsumer) MessageReceived(response *pb.CommandMessage, header
 				publishTime:         timeFromUnixTimestampMillis(msgMeta.GetPublishTime()),
 				eventTime:           timeFromUnixTimestampMillis(msgMeta.GetEventTime()),
 				key:                 msgMeta.GetPartitionKey(),
+				hasKey:              msgMeta.PartitionKey != nil, // MAGNETAR PATCH (HasKey)
+				isNullValue:         isNullValue,                 // MAGNETAR PATCH (null values)
 				producerName:        msgMeta.GetProducerName(),
 				properties:          internal.ConvertToStringMap(msgMeta.GetProperties()),
 				topic:               pc.topic,

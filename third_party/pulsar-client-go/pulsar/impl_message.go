@@ -316,6 +316,10 @@ type message struct {
 	index               *uint64
 	brokerPublishTime   *time.Time
 	conn                internal.Connection
+	// MAGNETAR PATCH: isNullValue (backport of apache/pulsar-client-go#1482)
+	// and hasKey (the metadata's partition_key is present, possibly empty).
+	isNullValue bool
+	hasKey      bool
 }
 
 func (msg *message) Topic() string {
@@ -328,6 +332,16 @@ func (msg *message) Properties() map[string]string {
 
 func (msg *message) Payload() []byte {
 	return msg.payLoad
+}
+
+// IsNullValue implements Message. MAGNETAR PATCH (null values).
+func (msg *message) IsNullValue() bool {
+	return msg.isNullValue
+}
+
+// HasKey implements Message. MAGNETAR PATCH (HasKey).
+func (msg *message) HasKey() bool {
+	return msg.hasKey
 }
 
 func (msg *message) ID() MessageID {

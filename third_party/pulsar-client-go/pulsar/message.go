@@ -90,6 +90,13 @@ type Message interface {
 	// Payload returns the payload of the message
 	Payload() []byte
 
+	// IsNullValue reports whether the message was published as a null value
+	// (MessageMetadata.null_value, or SingleMessageMetadata.null_value in a
+	// batch): a tombstone of its key on a compacted topic, as Java's
+	// value(null) sends it. Payload is nil for such a message.
+	// MAGNETAR PATCH (null values, as apache/pulsar-client-go#1482).
+	IsNullValue() bool
+
 	// ID returns the unique message ID associated with this message.
 	// The message id can be used to univocally refer to a message without having the keep the entire payload in memory.
 	ID() MessageID
@@ -105,6 +112,12 @@ type Message interface {
 
 	// Key returns the key of the message, if any
 	Key() string
+
+	// HasKey reports whether the message has a key (the metadata's
+	// partition_key is present), so that an empty key ("" from Java's
+	// key("")) can be told from none; Key returns "" for both.
+	// MAGNETAR PATCH (HasKey).
+	HasKey() bool
 
 	// OrderingKey returns the ordering key of the message, if any
 	OrderingKey() string
