@@ -437,6 +437,7 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 	mc.tomb = 0
 	if w.tomb != nil && isTombstone(msg, payload) {
 		w.tomb.key = msg.Key()
+		w.tomb.hasKey = w.tomb.key != "" || msg.HasKey()
 		if err := w.bb.Append(w.tomb, nil, nil); err != nil {
 			return err // cannot happen: the tombstone decoder does not fail
 		}
@@ -479,7 +480,7 @@ func (w *worker) append(ctx context.Context, msg pulsar.Message, payload []byte,
 
 // appendMarker appends the bootstrap marker row: NULL in every column.
 func (w *worker) appendMarker() {
-	w.tomb.key = ""
+	w.tomb.key, w.tomb.hasKey = "", false
 	_ = w.bb.Append(w.tomb, nil, nil) // never fails
 	if w.mbld != nil {
 		for j := range w.mbld.Schema().NumFields() {

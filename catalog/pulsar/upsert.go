@@ -27,12 +27,15 @@ import (
 // like to readers). Read as a table, such a topic holds the latest message
 // per key, as topic compaction keeps it.
 //
-// The scan's part: for a table with a primary key, a tombstone (empty
-// payload, or magnetar.op=-D) is not an undecodable message but a row whose
+// The scan's part: for a table with a primary key, a tombstone (a null
+// value, as Java's value(null) writes it; an empty payload; or
+// magnetar.op=-D) is not an undecodable message but a row whose
 // __tombstone column is TRUE, whose primary-key columns are recovered from
 // the message key where the sink's key format allows it (integers, floats,
-// booleans, strings; other types read NULL) and whose other columns are
-// NULL. The planner's UpsertMaterialize operator (exec) above the scan
+// booleans, strings; other types read NULL; an empty key, which another
+// client can write, is the empty string, not "no key") and whose other
+// columns are NULL. Null values and empty keys reach us through the
+// patched client (third_party/pulsar-client-go/MAGNETAR-PATCH.md). The planner's UpsertMaterialize operator (exec) above the scan
 // folds these rows into the changelog of the table keyed on __key.
 //
 // In a continuous scan that selects __tombstone of an upsert table (the
@@ -81,11 +84,12 @@ func (t *Table) upsertScanRequest(req catalog.ScanRequest) catalog.ScanRequest {
 	return req
 }
 
-// isTombstone reports whether msg deletes its key: an empty payload (a
-// null value written by another client, or the sink's delete) or the
-// sink's magnetar.op=-D property.
+// isTombstone reports whether msg deletes its key: a null value (the
+// null_value flag other clients set), an empty payload (a null value
+// without the flag, or the sink's delete) or the sink's magnetar.op=-D
+// property.
 func isTombstone(msg pulsar.Message, payload []byte) bool {
-	if len(payload) == 0 {
+	if msg.IsNullValue() || len(payload) == 0 {
 		return true
 	}
 	return msg.Properties()[sink.PropOp] == "-D"
@@ -98,6 +102,9 @@ type tombstoneDecoder struct {
 	target *arrow.Schema
 	pk     []int // target column of each primary-key column; -1 when not decoded
 	key    string
+	// hasKey: the message has a key, possibly empty (Key() is "" both for
+	// no key and for the empty key).
+	hasKey bool
 	parts  []any
 }
 
@@ -135,9 +142,10 @@ func (d *tombstoneDecoder) Append(b *array.RecordBuilder, _, _ []byte) error {
 	return nil
 }
 
-// keyTexts splits the message key into the text of each key column.
+// keyTexts splits the message key into the text of each key column; nil
+// when the message has no key.
 func (d *tombstoneDecoder) keyTexts() []*string {
-	if d.key == "" {
+	if d.key == "" && !d.hasKey {
 		return nil
 	}
 	if len(d.pk) == 1 {
