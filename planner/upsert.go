@@ -464,7 +464,14 @@ func (bl *Builder) buildUpsert(n Node, kids []exec.Operator, mem memory.Allocato
 		}
 		j, err := exec.NewLookupJoin(kids[0], right, x.Type, x.LeftKeys, x.RightKeys,
 			exec.UpsertSpec{KeyCol: x.KeyCol, FlagCol: x.FlagCol, KeyCols: x.KeyCols}, x.Residual, mem)
-		return j, true, err
+		if err != nil {
+			return nil, true, err
+		}
+		// A changelog stream (an aggregate's, an upsert table's) retracts
+		// rows: the join remembers what it emitted for each, so that a
+		// retraction cancels it even after the table changed.
+		j.SetRetractable(changelog(x.Left, bl.Mode))
+		return j, true, nil
 	case *lookupTable:
 		return nil, true, fmt.Errorf("AS OF TIMESTAMP PROCTIME() marks the table side of a lookup join: use it on the right of JOIN or LEFT JOIN")
 	}
