@@ -82,7 +82,8 @@
 //   - UpsertMaterialize: folds an upsert source (latest row per key,
 //     tombstones delete) into a changelog after a bootstrap snapshot.
 //   - LookupJoin: processing-time enrichment of a stream by an upsert
-//     table's current rows; append-only output.
+//     table's current rows; over a changelog stream it remembers what it
+//     emitted per live row, so that retractions cancel exactly that.
 //
 // Test helpers live in exec/exectest.
 package exec
