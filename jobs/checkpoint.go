@@ -187,12 +187,13 @@ func alignsBarriers(o exec.Operator) string {
 	case *exec.IntervalJoin, *exec.Union:
 		return ""
 	case *exec.HashJoin:
-		// An inner join goes symmetric over streams and aligns there (its
-		// build phase stops reading the left input at a barrier).
+		// Every join type (inner, outer, semi, anti) goes symmetric over
+		// streams and aligns there (its build phase stops reading the left
+		// input at a barrier).
 		if x.Streams() {
 			return ""
 		}
-		return "waits for the end of its build side (an outer, semi or anti join)"
+		return "waits for the end of its build side"
 	case *exec.LookupJoin:
 		// Aligns after its bootstrap too; during it, a barrier of the table
 		// input makes it read the stream up to the same barrier, holding

@@ -11,14 +11,15 @@ import (
 )
 
 // SettingStateTTL is the state time-to-live of the continuous query's
-// unbounded state: regular inner joins, unwindowed aggregates and
-// deduplication forget what was not touched for this long ('1 HOUR'), as
+// unbounded state: regular equi-joins (inner, outer, semi, anti),
+// unwindowed aggregates and deduplication forget what was not touched for
+// this long ('1 HOUR'), as
 // Flink's table.exec.state.ttl. The clock is event time: watermarks of the
 // inputs (see exec.HashAggregate.SetStateTTL, exec.HashJoin.SetStateTTL).
 // Bounded queries ignore it: their state ends with their input.
 const SettingStateTTL = "magnetar.state_ttl"
 
-// StateTTL marks the operator below it (an Aggregate, an inner equi Join or
+// StateTTL marks the operator below it (an Aggregate, an equi Join or
 // a Deduplicate of a continuous query) as forgetting state untouched for
 // TTL. It builds no operator of its own.
 type StateTTL struct {
@@ -76,9 +77,9 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 		switch x := n.(type) {
 		case *Aggregate:
 		case *Join:
-			// Only inner equi-joins keep both inputs (the symmetric hash
-			// join); outer joins read their build side to the end.
-			if x.Type != exec.InnerJoin || len(x.LeftKeys) == 0 {
+			// Equi-joins of every type keep both inputs (the symmetric
+			// hash join); nested-loop joins have no TTL.
+			if len(x.LeftKeys) == 0 {
 				return n, nil
 			}
 		case *Deduplicate:
