@@ -50,10 +50,24 @@ const (
 	lkNone int32 = -2 // nothing emitted
 )
 
+// lkItems is a left row's items, oldest first: First, then More (most
+// rows have one copy, which then needs no slice).
+type lkItems struct {
+	First int32
+	More  []int32
+}
+
+func (l lkItems) each(fn func(int32)) {
+	fn(l.First)
+	for _, s := range l.More {
+		fn(s)
+	}
+}
+
 // lookupMat is the materialized output of a changelog left input.
 type lookupMat struct {
 	// rows maps a left row's encoding to an item per live copy.
-	rows    *MapState[string, []int32]
+	rows    *MapState[string, lkItems]
 	refs    map[int32]int32 // table slot → items referring to it
 	retired map[int32]bool  // slots the table no longer holds
 	free    []int32         // retired slots to free once the output is built
@@ -69,8 +83,8 @@ type lookupMat struct {
 }
 
 func newLookupMat() *lookupMat {
-	m := &lookupMat{rows: NewMapState[string, []int32](), refs: map[int32]int32{}, retired: map[int32]bool{}, wm: minInt64}
-	m.rows.Size = func(k string, v []int32) int { return len(k) + 4*len(v) + 24 }
+	m := &lookupMat{rows: NewMapState[string, lkItems](), refs: map[int32]int32{}, retired: map[int32]bool{}, wm: minInt64}
+	m.rows.Size = func(k string, v lkItems) int { return len(k) + 4*cap(v.More) }
 	return m
 }
 
@@ -181,8 +195,12 @@ func (j *LookupJoin) residualPads(ctx context.Context, b Batch, match []int32) e
 // push remembers item s for a new copy of the left row k.
 func (m *lookupMat) push(k []byte, s int32) {
 	ks := string(k)
-	l, _ := m.rows.Get(ks)
-	m.rows.Put(ks, append(l, s))
+	if l, ok := m.rows.Get(ks); ok {
+		l.More = append(l.More, s)
+		m.rows.Put(ks, l)
+	} else {
+		m.rows.Put(ks, lkItems{First: s})
+	}
 	if s >= 0 {
 		m.refs[s]++
 	}
@@ -199,11 +217,15 @@ func (m *lookupMat) pop(k []byte) int32 {
 		m.orphans++
 		return lkNone
 	}
-	s := l[0]
-	if len(l) == 1 {
+	s := l.First
+	if len(l.More) == 0 {
 		m.rows.Delete(ks)
 	} else {
-		m.rows.Put(ks, l[1:])
+		l.First, l.More = l.More[0], l.More[1:]
+		if len(l.More) == 0 {
+			l.More = nil
+		}
+		m.rows.Put(ks, l)
 	}
 	if s >= 0 {
 		m.unref(s)
@@ -254,7 +276,7 @@ func (m *lookupMat) watermark(t *rowTable, wm int64) {
 	if first {
 		// Rows inserted before the first watermark count as inserted at it.
 		var untimed []string
-		m.rows.Range(func(k string, _ []int32) bool {
+		m.rows.Range(func(k string, _ lkItems) bool {
 			if at, _ := m.rows.Expiry(k); at == noExpiry {
 				untimed = append(untimed, k)
 			}
@@ -264,12 +286,12 @@ func (m *lookupMat) watermark(t *rowTable, wm int64) {
 			m.rows.SetExpiry(k, satSub(wm, -m.ttl))
 		}
 	}
-	m.rows.Expire(satSub(wm, 1), func(_ string, l []int32) {
-		for _, s := range l {
+	m.rows.Expire(satSub(wm, 1), func(_ string, l lkItems) {
+		l.each(func(s int32) {
 			if s >= 0 {
 				m.unref(s)
 			}
-		}
+		})
 	})
 	m.flush(t)
 }
@@ -315,20 +337,19 @@ func (m *lookupMat) restore(data []byte, keys *upsertIndex, t *rowTable) error {
 	cur := map[int32]bool{}
 	keys.each(func(s int32, _ int64) { cur[s] = true })
 	var bad error
-	m.rows.Range(func(_ string, l []int32) bool {
-		for _, s := range l {
+	m.rows.Range(func(_ string, l lkItems) bool {
+		l.each(func(s int32) {
 			switch {
 			case s >= t.slots || s < lkNone:
 				bad = fmt.Errorf("emitted rows: slot %d out of range (%d slots)", s, t.slots)
-				return false
 			case s >= 0:
 				m.refs[s]++
 				if !cur[s] {
 					m.retired[s] = true
 				}
 			}
-		}
-		return true
+		})
+		return bad == nil
 	})
 	return bad
 }
