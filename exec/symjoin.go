@@ -39,9 +39,12 @@ type symSide struct {
 	// of rows of the other side entry e currently joins with; rowEntry[i]
 	// is the entry the last add stored (or removed) for its row i, or
 	// entryNone / entrySkipped.
+	// matchE[k] is the other side's entry of the last add's match k, kept
+	// only when the other side is counted.
 	counted  bool
 	cnt      []int32
 	rowEntry []int32
+	matchE   []int32
 
 	rows    [][]byte
 	i64     []int64
@@ -76,11 +79,9 @@ func (s *symSide) release() {
 	s.heads, s.sheads = nil, nil
 }
 
-// symMatch is a match of row `row` of the arriving batch with a stored row
-// (entry e of the other side).
+// symMatch is a match of row `row` of the arriving batch with a stored row.
 type symMatch struct {
 	row int32
-	e   int32
 	ref symRef
 }
 
@@ -107,6 +108,7 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 	s.touch = append(s.touch, s.wm)
 	s.first = append(s.first, int32(len(s.refs)))
 	var out []symMatch
+	s.matchE = s.matchE[:0]
 	if s.counted {
 		s.rowEntry = growSlice(s.rowEntry[:0], n)
 		for i := range s.rowEntry {
@@ -126,7 +128,10 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 				}
 			}
 			if !other.dead(e) {
-				out = append(out, symMatch{int32(i), e, other.refs[e]})
+				out = append(out, symMatch{int32(i), other.refs[e]})
+				if other.counted {
+					s.matchE = append(s.matchE, e)
+				}
 			}
 		}
 	}

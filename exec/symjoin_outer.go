@@ -66,8 +66,12 @@ func (j *HashJoin) symBatchOuter(ctx context.Context, side int, b Batch) error {
 	if err != nil {
 		return err
 	}
+	var ents []int32 // the matches' entries in o, when o keeps counts
+	if o.counted {
+		ents = s.matchE
+	}
 	if j.core.residual != nil && len(matches) > 0 {
-		if matches, err = j.residualMatches(ctx, side, b.Rec, matches); err != nil {
+		if matches, ents, err = j.residualMatches(ctx, side, b.Rec, matches, ents); err != nil {
 			return err
 		}
 	}
@@ -83,6 +87,10 @@ func (j *HashJoin) symBatchOuter(ctx context.Context, side int, b Batch) error {
 			k++
 		}
 		ms := matches[lo:k]
+		var es []int32 // entries of ms in o (o counted)
+		if o.counted {
+			es = ents[lo:k]
+		}
 		op := b.Op(i)
 		ent := int32(entryNone)
 		if s.counted {
@@ -101,19 +109,19 @@ func (j *HashJoin) symBatchOuter(ctx context.Context, side int, b Batch) error {
 					out = append(out, outRow{op, int32(i), noRef})
 				}
 			case semi:
-				for _, m := range ms {
-					if o.cnt[m.e] == 0 {
+				for x, m := range ms {
+					if o.cnt[es[x]] == 0 {
 						out = append(out, outRow{flipKind(keepHit, true), -1, m.ref})
 					}
-					o.cnt[m.e]++
+					o.cnt[es[x]]++
 				}
 			default:
-				for _, m := range ms {
+				for x, m := range ms {
 					if oPres {
-						if o.cnt[m.e] == 0 {
+						if o.cnt[es[x]] == 0 {
 							out = append(out, outRow{Delete, -1, m.ref})
 						}
-						o.cnt[m.e]++
+						o.cnt[es[x]]++
 					}
 					out = append(out, outRow{op, int32(i), m.ref})
 				}
@@ -135,19 +143,21 @@ func (j *HashJoin) symBatchOuter(ctx context.Context, side int, b Batch) error {
 				out = append(out, outRow{op, int32(i), noRef})
 			}
 		case semi:
-			for _, m := range ms {
-				if o.cnt[m.e] > 0 {
-					if o.cnt[m.e]--; o.cnt[m.e] == 0 {
+			for x, m := range ms {
+				if c := &o.cnt[es[x]]; *c > 0 {
+					if *c--; *c == 0 {
 						out = append(out, outRow{flipKind(keepHit, false), -1, m.ref})
 					}
 				}
 			}
 		default:
-			for _, m := range ms {
+			for x, m := range ms {
 				out = append(out, outRow{op, int32(i), m.ref})
-				if oPres && o.cnt[m.e] > 0 {
-					if o.cnt[m.e]--; o.cnt[m.e] == 0 {
-						out = append(out, outRow{Insert, -1, m.ref})
+				if oPres {
+					if c := &o.cnt[es[x]]; *c > 0 {
+						if *c--; *c == 0 {
+							out = append(out, outRow{Insert, -1, m.ref})
+						}
 					}
 				}
 			}
@@ -168,9 +178,9 @@ func flipKind(keepHit, gained bool) ChangeKind {
 	return Delete
 }
 
-// residualMatches keeps the matches whose joined row satisfies the
-// residual condition, in their order.
-func (j *HashJoin) residualMatches(ctx context.Context, side int, rec arrow.RecordBatch, matches []symMatch) ([]symMatch, error) {
+// residualMatches keeps the matches (and their entries ents, when not
+// nil) whose joined row satisfies the residual condition, in their order.
+func (j *HashJoin) residualMatches(ctx context.Context, side int, rec arrow.RecordBatch, matches []symMatch, ents []int32) ([]symMatch, []int32, error) {
 	o := j.sides[1-side]
 	byBatch := map[int32][]int{}
 	var order []int32
@@ -198,7 +208,7 @@ func (j *HashJoin) residualMatches(ctx context.Context, side int, rec arrow.Reco
 		ol, or := append([]int32(nil), lsel...), append([]int32(nil), rsel...)
 		kl, kr, err := c.filterPairs(ctx, left, lsel, rsel)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p := 0
 		for x := range ol {
@@ -208,13 +218,19 @@ func (j *HashJoin) residualMatches(ctx context.Context, side int, rec arrow.Reco
 			}
 		}
 	}
-	out := matches[:0]
+	out, oe := matches[:0], ents[:0]
 	for k, m := range matches {
 		if keep[k] {
 			out = append(out, m)
+			if ents != nil {
+				oe = append(oe, ents[k])
+			}
 		}
 	}
-	return out, nil
+	if ents == nil {
+		oe = nil
+	}
+	return out, oe, nil
 }
 
 // emitOuter materializes out in chunks: the arriving side's columns from
