@@ -28,6 +28,14 @@ import (
 // (and an empty key read as no key), so this fails without the
 // third_party/pulsar-client-go patches "null values" and "HasKey".
 func TestNullValueTombstonesFromJava(t *testing.T) {
+	testbroker.Require(t)
+	// Find (or, when the broker was not installed here, install) the Java
+	// client first: a download does not fit in the env's time budget.
+	ictx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if _, err := testjava.Lib(ictx); err != nil {
+		t.Fatal(err)
+	}
 	e := newSQLEnv(t)
 	serviceURL, _ := testbroker.URLs()
 	e.run("CREATE TABLE kv (id VARCHAR(10) PRIMARY KEY, v BIGINT)")
