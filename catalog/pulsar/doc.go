@@ -17,7 +17,7 @@
 //	__sequence_id    BIGINT       always NULL: pulsar-client-go v0.19 exposes no sequence id getter
 //	__properties     MAP<VARCHAR,VARCHAR>  message properties
 //	__schema_version BIGINT       registry version of the writer schema (NULL when absent)
-//	__tombstone      BOOLEAN      TRUE on a delete (empty payload or magnetar.op=-D) of a
+//	__tombstone      BOOLEAN      TRUE on a delete (null value, empty payload or magnetar.op=-D) of a
 //	                              primary-key table; NULL on an upsert scan's bootstrap marker
 //
 // # Scans
