@@ -353,3 +353,11 @@ func (m *lookupMat) restore(data []byte, keys *upsertIndex, t *rowTable) error {
 	})
 	return bad
 }
+
+// StateTTL returns the state time-to-live (0: none, or append-only).
+func (j *LookupJoin) StateTTL() time.Duration {
+	if j.mat == nil {
+		return 0
+	}
+	return time.Duration(j.mat.ttl) * time.Microsecond
+}

@@ -86,6 +86,17 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 			if x.Order == nil {
 				return n, nil
 			}
+		case *LookupJoin:
+			// Only over a changelog stream does it keep state (per live
+			// stream row); its clock is the stream's, not the table's.
+			if !changelog(x.Left, sess.mode) {
+				return n, nil
+			}
+			c, err := p.clock(x.Left, ttl)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
+			}
+			return &StateTTL{Child: x.WithChildren([]Node{c, x.Right}), TTL: ttl}, nil
 		default:
 			return n, nil
 		}
