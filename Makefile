@@ -58,6 +58,9 @@ unit-test: ## only the tests that need no broker (integration tests skip with a 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks
 # ---------------------------------------------------------------------------------------------
-.PHONY: bench-latency
+.PHONY: bench-latency fault-1m
 bench-latency: ## end-to-end latency of a continuous TUMBLE query through the local broker (p50/p99), and a backlog catch-up
 	go test ./engine -run '^$$' -bench 'Latency|CatchUp' -benchtime 1x -timeout 30m
+
+fault-1m: ## the SIGKILL fault tests at the issue's size: 1 M Nexmark events over 2 minutes, three kills, both deliveries
+	MAGNETAR_FAULT_EVENTS=1000000 MAGNETAR_FAULT_SECONDS=120 go test ./jobs/faulttest -run 'TestSIGKILL' -count=1 -v -timeout 30m
