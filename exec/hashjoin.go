@@ -68,7 +68,19 @@ type HashJoin struct {
 	lastWM       int64
 	barrierID    uint64
 	ttl          int64 // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
+	boundedIn    bool  // SetBoundedInputs: outer, semi and anti joins never go symmetric
 }
+
+// SetBoundedInputs says both inputs end (a bounded query): an outer, semi
+// or anti join then stays in bounded mode even when its build side carries
+// watermarks (a window above it in a bounded query), emitting its final
+// rows only instead of a changelog, which the operators above it in a
+// bounded plan do not expect. Inner joins are unaffected (their symmetric
+// output over append-only inputs is append-only).
+func (j *HashJoin) SetBoundedInputs() { j.boundedIn = true }
+
+// mayStream reports whether the join may go symmetric.
+func (j *HashJoin) mayStream() bool { return j.core.typ == InnerJoin || !j.boundedIn }
 
 // symSwitchRows bounds the left rows a join buffers while its build
 // side is still open. The mode never depends on this (or on timing): only
@@ -135,7 +147,7 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 	}()
 	for {
 		cases := []selectCase{{1, j.pr.C()}}
-		if !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows && !j.leftAtBarrier() {
+		if j.mayStream() && !j.leftEnded && !j.leftChanges && j.bufRows < symSwitchRows && !j.leftAtBarrier() {
 			cases = append(cases, selectCase{0, j.pl.C()})
 		}
 		side, f, err := selectFetched(ctx, cases)
@@ -152,7 +164,7 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 				j.bufRows += int(m.Batch.Rec.NumRows())
 				j.buffered = append(j.buffered, m)
 				if !m.Batch.AppendOnly() {
-					// Symmetric mode takes no retractions: stop buffering.
+					// Stop buffering: the left input waits for the mode.
 					j.leftChanges = true
 				}
 			case MsgEnd:
@@ -187,10 +199,12 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 			}
 			recs = append(recs, m.Batch.Rec)
 		default:
-			// A streaming input: go symmetric. The watermark or barrier
-			// is replayed through the symmetric path.
-			j.pendingRight = append(j.pendingRight, m)
-			return true, recs, nil
+			if j.mayStream() {
+				// A streaming input: go symmetric. The watermark or
+				// barrier is replayed through the symmetric path.
+				j.pendingRight = append(j.pendingRight, m)
+				return true, recs, nil
+			}
 		}
 	}
 }

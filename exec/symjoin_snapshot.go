@@ -229,5 +229,6 @@ func (j *HashJoin) leftAtBarrier() bool {
 }
 
 // Streams reports whether the join can run over two unbounded inputs: every
-// join type goes symmetric (aligning barriers) when its build side streams.
-func (j *HashJoin) Streams() bool { return true }
+// join type goes symmetric (aligning barriers) when its build side streams,
+// unless SetBoundedInputs kept an outer, semi or anti join bounded.
+func (j *HashJoin) Streams() bool { return j.mayStream() }

@@ -135,7 +135,7 @@ func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, u
 		return exec.NewHashAggregate(kids[0], x.Groups, names(x.Cols[:G]), aggs, mem, opts)
 	case *Join:
 		if len(x.LeftKeys) > 0 {
-			return exec.NewHashJoin(kids[0], kids[1], x.LeftKeys, x.RightKeys, x.Type, x.Residual, mem)
+			return newHashJoin(x, kids, unbounded, mem) // join_stream.go
 		}
 		return exec.NewNestedLoopJoin(kids[0], kids[1], x.Type, x.Residual, mem)
 	case *Sort:
