@@ -87,11 +87,13 @@ func TestNullValueTombstonesFromJava(t *testing.T) {
 	wantRows(t, rows, "e\t5")
 
 	// The raw scan: a tombstone row per null value, its key column from
-	// the message key (the empty key is the empty string, not NULL).
-	wantRows(t, e.scan("kv", "id", "v", "__tombstone"),
-		"\t6\tfalse", "\t7\tfalse", "\tNULL\ttrue", "\tNULL\ttrue",
-		"a\t1\tfalse", "a\tNULL\ttrue", "b\t2\tfalse", "b\tNULL\ttrue", "c\t3\tfalse", "c\tNULL\ttrue",
-		"d\t4\tfalse", "d\tNULL\ttrue", "e\t5\tfalse", "z\t26\tfalse", "z\tNULL\ttrue")
+	// the message key (the empty key is the empty string, not NULL). __key
+	// is NULL only for a message without a key: Magnetar's rows of id ''
+	// (the Go client cannot send an empty key), not Java's key("").
+	wantRows(t, e.scan("kv", "id", "v", "__tombstone", "__key"),
+		"\t6\tfalse\tNULL", "\t7\tfalse\tNULL", "\tNULL\ttrue\t", "\tNULL\ttrue\t",
+		"a\t1\tfalse\ta", "a\tNULL\ttrue\ta", "b\t2\tfalse\tb", "b\tNULL\ttrue\tb", "c\t3\tfalse\tc", "c\tNULL\ttrue\tc",
+		"d\t4\tfalse\td", "d\tNULL\ttrue\td", "e\t5\tfalse\te", "z\t26\tfalse\tz", "z\tNULL\ttrue\tz")
 }
 
 func same(t *testing.T, got []string, want ...string) {

@@ -114,7 +114,9 @@ func metaAppender(m int, b array.Builder) func(pulsar.Message, *msgCtx) {
 	case metaKey:
 		sb := b.(*array.StringBuilder)
 		return func(msg pulsar.Message, _ *msgCtx) {
-			if k := msg.Key(); k != "" {
+			// NULL only when the message has no key: Java's key("") is
+			// the key '' (compaction keys on it too).
+			if k := msg.Key(); k != "" || msg.HasKey() {
 				sb.Append(k)
 			} else {
 				sb.AppendNull()
