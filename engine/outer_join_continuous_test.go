@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
+	"github.com/magnetar-sql/magnetar/expr"
 )
 
 // A continuous LEFT JOIN emits a changelog: a click without a payment yet
@@ -62,5 +65,49 @@ func TestLeftJoinContinuous(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// In a bounded query an outer join emits its final rows, not a changelog,
+// even where a window above it puts watermarks on its build (right) side.
+func TestOuterJoinBoundedUnderWindow(t *testing.T) {
+	_, s, done := newTTLSession(t)
+	defer done()
+	mustRun(t, s, `INSERT INTO clicks VALUES ('ann', '2024-01-01 00:00:01', 1), ('bob', '2024-01-01 00:00:02', 2), ('cid', '2024-01-01 00:02:02', 2)`)
+	mustRun(t, s, `INSERT INTO pays VALUES ('ann', '2024-01-01 00:00:03', 10), ('dan', '2024-01-01 00:01:03', 20)`)
+	mustRun(t, s, "SET magnetar.event_time = 'ts'")
+	for q, want := range map[string][]string{
+		"SELECT window_start, count(*), count(c.amount) FROM clicks c RIGHT JOIN pays p ON c.uid = p.uid GROUP BY TUMBLE(p.ts, '1 MINUTE')": {
+			"+I 2024-01-01 00:00:00|1|1", "+I 2024-01-01 00:01:00|1|0"},
+		"SELECT window_start, count(*), count(p.total) FROM clicks c LEFT JOIN pays p ON c.uid = p.uid GROUP BY TUMBLE(c.ts, '1 MINUTE')": {
+			"+I 2024-01-01 00:00:00|2|1", "+I 2024-01-01 00:02:00|1|0"},
+	} {
+		var got []string
+		err := s.Run(context.Background(), q, func(r *Result) error {
+			for {
+				m, err := r.Rows.Next(context.Background())
+				if err != nil {
+					return err
+				}
+				if m.Kind == exec.MsgEnd {
+					return nil
+				}
+				for i := 0; m.Kind == exec.MsgBatch && i < int(m.Batch.Rec.NumRows()); i++ {
+					cells := make([]string, m.Batch.Rec.NumCols())
+					for c := range cells {
+						cells[c] = expr.FormatValue(m.Batch.Rec.Column(c), i)
+					}
+					got = append(got, m.Batch.Op(i).String()+" "+strings.Join(cells, "|"))
+				}
+				m.Release()
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		sort.Strings(got)
+		if err := exectest.Equal(got, want); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 }
