@@ -55,9 +55,10 @@
 //     (streaming: -U/+U, +I, -D per changed group after each input batch).
 //     Retractions are subtracted; MIN/MAX take them in changelog mode
 //     (per-group value counts); approx_count_distinct never.
-//   - HashJoin (equi + residual; inner/left/right/semi/anti): build the
-//     right side, then stream the left; inner joins switch to a symmetric
-//     join when the build side turns out to be a stream. NestedLoopJoin for
+//   - HashJoin (equi + residual; inner/left/right/full/semi/anti): build
+//     the right side, then stream the left; it switches to a symmetric join
+//     when the build side turns out to be a stream (outer, semi and anti
+//     joins then emit a changelog: symjoin_outer.go). NestedLoopJoin for
 //     cross and non-equi joins.
 //   - Sort (radix sort for one numeric key), TopN, Window: blocking, over
 //     bounded input; they forward watermarks and barriers as they arrive.
