@@ -25,6 +25,11 @@ var topNQueries = []struct{ name, sql string }{
 	{"top_of_aggregate", `SELECT uid, count(*) AS n, sum(amount) AS s FROM clicks WHERE uid <> 'flush'
 		GROUP BY uid ORDER BY s DESC, uid LIMIT 2 OFFSET 1`},
 	{"top_projected", `SELECT amount * 2 AS a2 FROM clicks WHERE uid <> 'flush' ORDER BY ts, amount LIMIT 4`},
+	// Per-partition ranks 2..3 and 2..4: a streaming Top-N with an offset.
+	{"ranks_offset", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn > 1 AND rn <= 3`},
+	{"ranks_between", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE rn BETWEEN 2 AND 4`},
 }
 
 // runContinuousFolded runs q continuously over the stream tables while the
@@ -157,6 +162,11 @@ func TestContinuousTopNPlan(t *testing.T) {
 	}
 	if strings.Contains(got, "StateTTL") {
 		t.Errorf("no TTL set, but:\n%s", got)
+	}
+	got = explainContinuous(t, `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
+		FROM clicks) t WHERE rn BETWEEN 2 AND 4`)
+	if !strings.Contains(got, "StreamTopN partition=[uid#0] order=[amount#1 DESC] n=3 offset=1") {
+		t.Errorf("ranks 2..4 plan:\n%s", got)
 	}
 	for _, q := range []string{
 		`SELECT uid, amount FROM clicks ORDER BY amount DESC LIMIT 5`,

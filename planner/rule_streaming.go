@@ -202,7 +202,7 @@ func streamingRanks(ctx context.Context, n Node) (Node, error) {
 			return n, nil
 		}
 		inW := len(w.Child.Schema())
-		limit := int64(-1)
+		limit, offset := int64(-1), int64(0)
 		var rest []expr.Expr
 		for _, c := range conjuncts(f.Pred) {
 			if k, ok := rankBound(c, inW); ok {
@@ -211,10 +211,14 @@ func streamingRanks(ctx context.Context, n Node) (Node, error) {
 				}
 				continue
 			}
+			if k, ok := rankLowerBound(c, inW); ok {
+				offset = max(offset, k)
+				continue
+			}
 			rest = append(rest, c)
 		}
-		if limit < 1 {
-			return n, nil // no bound (or rn < 1: nothing, leave it to the batch plan)
+		if limit < 1 || offset >= limit {
+			return n, nil // no bound (or nothing kept: leave it to the batch plan)
 		}
 		for _, c := range rest {
 			if lo, hi := columnRange(c); lo >= 0 && hi >= inW {
@@ -223,7 +227,10 @@ func streamingRanks(ctx context.Context, n Node) (Node, error) {
 		}
 		rankName := w.Cols[inW].Name
 		var out Node
-		if limit == 1 {
+		if offset > 0 {
+			// rn > m AND rn <= k: a Top-N of k - m rows after m.
+			out = &StreamTopN{Child: w.Child, Partition: w.PartitionBy, Order: w.OrderBy, N: limit - offset, Offset: offset, RankCol: true, RankName: rankName}
+		} else if limit == 1 {
 			var inner Node
 			if len(w.OrderBy) == 1 && (isTimeType(w.OrderBy[0].Expr.Type()) || w.OrderBy[0].Expr.Type().ID() == arrow.INT64) {
 				inner = &Deduplicate{Child: w.Child, Keys: w.PartitionBy, Order: w.OrderBy[0].Expr, KeepLast: w.OrderBy[0].Desc}
@@ -246,6 +253,40 @@ func streamingRanks(ctx context.Context, n Node) (Node, error) {
 		}
 		return wrapFilter(out, rest), nil
 	})
+}
+
+// rankLowerBound recognizes rn > m and rn >= m + 1 (either way round) on
+// the row number column rn; it returns m, the rows skipped.
+func rankLowerBound(e expr.Expr, rn int) (int64, bool) {
+	call, ok := e.(*expr.Call)
+	if !ok || len(call.Args) != 2 {
+		return 0, false
+	}
+	op := call.Name
+	col, lit := call.Args[0], call.Args[1]
+	if _, isLit := col.(*expr.Literal); isLit {
+		col, lit = lit, col
+		op = map[string]string{"=": "=", "<=": ">=", "<": ">", ">=": "<=", ">": "<"}[op]
+	}
+	c, ok := col.(*expr.Column)
+	if !ok || c.Index != rn {
+		return 0, false
+	}
+	l, ok := lit.(*expr.Literal)
+	if !ok {
+		return 0, false
+	}
+	v, ok := l.Value.(int64)
+	if !ok {
+		return 0, false
+	}
+	switch op {
+	case ">":
+		return max(v, 0), true
+	case ">=":
+		return max(v-1, 0), true
+	}
+	return 0, false
 }
 
 // rankBound recognizes rn = 1, rn <= N, rn < N (either way round) on the
