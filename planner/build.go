@@ -38,6 +38,7 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 		mem = memory.DefaultAllocator
 	}
 	kids := make([]exec.Operator, 0, 2)
+	var kidUnbounded []bool
 	for _, c := range n.Children() {
 		k, u, err := bl.build(ctx, c)
 		if err != nil {
@@ -47,6 +48,7 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 			return nil, false, err
 		}
 		kids = append(kids, k)
+		kidUnbounded = append(kidUnbounded, u)
 		unbounded = unbounded || u
 	}
 	if unbounded {
@@ -62,6 +64,13 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 		case *Limit:
 			if changelog(x.Child, catalog.Unbounded) {
 				err = fmt.Errorf("unsupported: LIMIT over an updating result in a continuous query (the first rows of a changelog mean nothing); use ORDER BY ... LIMIT n for a continuously updated top n, or SET %s = 'bounded'", "magnetar.mode")
+			}
+		case *Join:
+			// The nested-loop join buffers its right input to the end
+			// first. Flink and RisingWave refuse a streaming join without
+			// an equality condition too.
+			if x := n.(*Join); len(x.LeftKeys) == 0 && len(kidUnbounded) == 2 && kidUnbounded[1] {
+				err = fmt.Errorf("unsupported: a join of two streams without an equality condition in a continuous query (it would wait for the end of its right input); join ON an equality of columns (a.k = b.k), a time interval (b.ts BETWEEN a.ts AND a.ts + INTERVAL 1 MINUTE) or a lookup (JOIN t AS OF TIMESTAMP PROCTIME()), or SET %s = 'bounded'", "magnetar.mode")
 			}
 		case *Window:
 			err = fmt.Errorf("unsupported: window functions in a continuous query; SET %s = 'bounded'", "magnetar.mode")
