@@ -83,6 +83,8 @@ type LookupJoin struct {
 	held         []Message
 	pending      []Message
 	done, opened bool
+	// openCtx is Open's context until the first Next starts lp and rp.
+	openCtx context.Context
 
 	// mat is the state of a changelog left input (nil: append-only).
 	mat *lookupMat
@@ -152,9 +154,22 @@ func (j *LookupJoin) Open(ctx context.Context) error {
 	if err := j.left.Open(ctx); err != nil {
 		return err
 	}
-	j.rp = Prefetch(ctx, j.right)
-	j.lp = Prefetch(ctx, j.left)
+	// The inputs are pulled from the first Next on, not now: a job
+	// restores the states of the opened tree (stateful operators below the
+	// join included) before it pulls it, and a child pulled meanwhile would
+	// run on its empty state and race with its Restore. The prefetchers
+	// run on Open's context (a job's outlives a stop; see jobs).
+	j.openCtx = ctx
 	return nil
+}
+
+// start starts pulling both inputs.
+func (j *LookupJoin) start() {
+	if j.rp == nil && j.openCtx != nil {
+		j.rp = Prefetch(j.openCtx, j.right)
+		j.lp = Prefetch(j.openCtx, j.left)
+		j.openCtx = nil
+	}
 }
 
 // Next implements Operator.
@@ -169,6 +184,7 @@ func (j *LookupJoin) Open(ctx context.Context) error {
 // the right scan's N, and the held left messages (part of the snapshot)
 // are exactly the left rows before the left scan's N not yet joined.
 func (j *LookupJoin) Next(ctx context.Context) (Message, error) {
+	j.start()
 	for {
 		if len(j.pending) > 0 {
 			m := j.pending[0]
@@ -684,7 +700,7 @@ func (s lookupState) Restore(r io.Reader) error {
 func (j *LookupJoin) Close() error {
 	j.lp.Stop()
 	j.rp.Stop()
-	j.lp, j.rp = nil, nil
+	j.lp, j.rp, j.openCtx = nil, nil, nil
 	for _, m := range j.pending {
 		m.Release()
 	}
