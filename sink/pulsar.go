@@ -25,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -428,22 +429,41 @@ func (w *PulsarWriter) Write(ctx context.Context, b exec.Batch) error {
 	// until the producer has copied it into a batch.
 	arena := make([]byte, 0, n*64)
 	var keyBuf []byte
+	// An upsert topic needs no update-before when an update-after of the
+	// same key follows: the new value replaces the old. A lone one (an
+	// inner lookup join whose table row went away, a filter above an
+	// aggregate, a key that changed) is a delete, else the old row stays.
+	var keys []string
+	var replaced map[string]int // key -> last row inserting it
+	if b.Ops != nil && slices.Contains(b.Ops, exec.UpdateBefore) {
+		keys = make([]string, n)
+		replaced = map[string]int{}
+		for i := 0; i < n; i++ {
+			var err error
+			if keys[i], keyBuf, err = w.rowKey(rec, i, keyBuf); err != nil {
+				return err
+			}
+			if op := b.Op(i); op == exec.Insert || op == exec.UpdateAfter {
+				replaced[keys[i]] = i
+			}
+		}
+	}
 	for i := 0; i < n; i++ {
 		op := b.Op(i)
 		if op == exec.UpdateBefore {
-			continue
+			if last, ok := replaced[keys[i]]; ok && last > i {
+				continue
+			}
+			op = exec.Delete
 		}
 		msg := &pulsar.ProducerMessage{Transaction: w.txn}
-		if w.kenc != nil {
+		if keys != nil {
+			msg.Key = keys[i]
+		} else {
 			var err error
-			if keyBuf, err = w.kenc.EncodeKey(rec, i, keyBuf[:0]); err != nil {
-				return fmt.Errorf("sink: %s row %d key: %w", w.topic, i, err)
+			if msg.Key, keyBuf, err = w.rowKey(rec, i, keyBuf); err != nil {
+				return err
 			}
-			if len(keyBuf) > 0 {
-				msg.Key = base64.StdEncoding.EncodeToString(keyBuf)
-			}
-		} else if len(w.keyCols) > 0 {
-			msg.Key = w.key(rec, i)
 		}
 		if w.evCol >= 0 {
 			if t, ok := w.evTime(rec.Column(w.evCol), i); ok {
@@ -471,6 +491,25 @@ func (w *PulsarWriter) Write(ctx context.Context, b exec.Batch) error {
 		w.producer.SendAsync(ctx, msg, w.callback)
 	}
 	return w.Err()
+}
+
+// rowKey is the message key of row i ("" for none); buf is scratch space,
+// returned for reuse.
+func (w *PulsarWriter) rowKey(rec arrow.RecordBatch, i int, buf []byte) (string, []byte, error) {
+	if w.kenc != nil {
+		var err error
+		if buf, err = w.kenc.EncodeKey(rec, i, buf[:0]); err != nil {
+			return "", buf, fmt.Errorf("sink: %s row %d key: %w", w.topic, i, err)
+		}
+		if len(buf) == 0 {
+			return "", buf, nil
+		}
+		return base64.StdEncoding.EncodeToString(buf), buf, nil
+	}
+	if len(w.keyCols) > 0 {
+		return w.key(rec, i), buf, nil
+	}
+	return "", buf, nil
 }
 
 // key is the message key of row i: the key column's text, several columns
