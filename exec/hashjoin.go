@@ -21,9 +21,9 @@ import (
 // symmetric mode can replay them; beyond that the left side waits.
 //
 // Symmetric mode (joins over unbounded inputs): if, before the build
-// side ends, it delivers a watermark or barrier (the sign of a streaming
-// source: unbounded sources must emit one early, as watermark assigners
-// do), the join switches to a symmetric hash join: both sides are stored and indexed
+// side ends, it delivers a watermark, a barrier or a retraction (the sign
+// of a streaming source: unbounded sources must emit one early, as
+// watermark assigners do), the join switches to a symmetric hash join: both sides are stored and indexed
 // and each arriving batch is probed against the other side, so matches are
 // emitted as rows arrive from either side. State is kept for the whole run
 // unless SetStateTTL bounds it (symjoin_ttl.go; time-bounded joins are
@@ -34,7 +34,8 @@ import (
 //
 // Rows carry their change kinds to the rows they produce. In bounded mode
 // a changelog on the probe side joins correctly against the (static) build
-// side; retractions on the build side are an error. In symmetric mode
+// side; retractions on the build side make the join symmetric (an error
+// when SetBoundedInputs keeps it bounded). In symmetric mode
 // either side may retract: a retraction joins like an insert (emitting
 // retractions of the joined rows) and removes one equal stored row; the
 // stored rows themselves are freed at Close or, with a state TTL, when they
@@ -194,6 +195,13 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 			return false, recs, nil
 		case MsgBatch:
 			if !m.Batch.AppendOnly() {
+				if j.mayStream() {
+					// A changelog (an aggregate's updates before its
+					// first watermark or barrier) is a stream too: go
+					// symmetric, replaying this batch after recs.
+					j.pendingRight = append(j.pendingRight, m)
+					return true, recs, nil
+				}
 				m.Release()
 				return false, recs, fmt.Errorf("retractions on the build (right) side are not supported")
 			}

@@ -450,3 +450,46 @@ func TestSymmetricOuterJoinSnapshotTTL(t *testing.T) {
 		t.Logf("%s join: %v", typ, want)
 	}
 }
+
+// TestHashJoinChangelogBuildSide: a build side whose first sign of
+// streaming is a retraction (an aggregate's update before any watermark or
+// barrier) makes the join symmetric instead of failing; a join kept bounded
+// (SetBoundedInputs) refuses it.
+func TestHashJoinChangelogBuildSide(t *testing.T) {
+	mem := newMem(t)
+	ctx := context.Background()
+	for _, typ := range []exec.JoinType{exec.InnerJoin, exec.LeftJoin, exec.AntiJoin} {
+		for _, bounded := range []bool{false, true} {
+			right := exectest.NewSource(joinR,
+				exec.BatchMsg(exectest.Record(mem, joinR, []any{1, 10}), nil),
+				exec.BatchMsg(exectest.Record(mem, joinR, []any{1, 10}, []any{1, 11}, []any{2, 20}),
+					[]exec.ChangeKind{exec.UpdateBefore, exec.UpdateAfter, exec.Insert}),
+			)
+			left := exectest.NewSource(joinL, exec.BatchMsg(exectest.Record(mem, joinL, []any{1, "a"}, []any{3, "c"}), nil))
+			j := must(exec.NewHashJoin(left, right, []expr.Expr{col(joinL, "lk")}, []expr.Expr{col(joinR, "rk")}, typ, nil, mem)).(*exec.HashJoin)
+			if bounded {
+				j.SetBoundedInputs()
+			}
+			msgs, err := exectest.CollectMessages(ctx, j)
+			folded, ferr := exectest.Fold(msgs)
+			exectest.ReleaseMessages(msgs)
+			if bounded && typ != exec.InnerJoin {
+				if err == nil {
+					t.Errorf("%s join kept bounded took retractions on its build side", typ)
+				}
+				continue
+			}
+			if err != nil || ferr != nil {
+				t.Fatalf("%s join: %v %v", typ, err, ferr)
+			}
+			want := map[exec.JoinType][]string{
+				exec.InnerJoin: {"1|a|1|11"},
+				exec.LeftJoin:  {"1|a|1|11", "3|c|NULL|NULL"},
+				exec.AntiJoin:  {"3|c"},
+			}[typ]
+			if err := exectest.Equal(folded, want); err != nil {
+				t.Errorf("%s join: %v", typ, err)
+			}
+		}
+	}
+}
