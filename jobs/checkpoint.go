@@ -284,7 +284,11 @@ func restoreStates(ops []exec.Operator, blob []byte) error {
 // (and logs why) when the plan cannot be checkpointed: the caller then runs
 // the query the old way, recomputing from the start.
 func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *insertPlan, cp Checkpoint, settings map[string]string) (exec.Operator, *statefulRun, error) {
-	reg := &scanRegistry{mem: m.cfg.Mem, resume: map[int32]Pos{}}
+	reg := &scanRegistry{mem: m.cfg.Mem, resume: map[int32]Pos{}, ready: make(chan struct{})}
+	// Rows flow once the states are restored (or the plan is given up);
+	// the release precedes any Close, which waits for the pulling
+	// goroutines.
+	defer reg.release()
 	st := maps.Clone(settings)
 	if cp.State != nil {
 		var err error
@@ -307,20 +311,24 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 	if err != nil {
 		return nil, nil, err
 	}
+	closeOp := func() {
+		reg.release()
+		op.Close()
+	}
 	sr, perr := checkpointPlan(op, reg)
 	if perr != nil {
-		op.Close()
+		closeOp()
 		m.log.Info("jobs: stateful job keeps no checkpointed state and recomputes from the start on restart", "job", def.Name, "why", perr.Error())
 		return nil, nil, nil
 	}
 	if cp.State != nil {
 		if want := max(cp.State.Scans, 1); want != len(sr.scans) {
-			op.Close()
+			closeOp()
 			return nil, nil, fmt.Errorf("checkpoint %d: has positions of %d scans, the plan reads %d (did the query or engine change?)", cp.ID, want, len(sr.scans))
 		}
 		for i, src := range cp.State.Sources {
 			if i < len(sr.scans) && src != sr.scans[i].source() {
-				op.Close()
+				closeOp()
 				return nil, nil, fmt.Errorf("checkpoint %d: scan %d read %q, the plan's reads %q (did the query or engine change?)", cp.ID, i, src, sr.scans[i].source())
 			}
 		}
@@ -329,7 +337,7 @@ func (m *Manager) openStateful(ctx context.Context, def Def, db string, p *inser
 			err = restoreStates(sr.ops, blob)
 		}
 		if err != nil {
-			op.Close()
+			closeOp()
 			return nil, nil, fmt.Errorf("checkpoint %d: %w", cp.ID, err)
 		}
 		m.log.Info("jobs: restored checkpoint", "job", def.Name, "checkpoint", cp.ID, "operators", len(sr.ops), "scans", len(sr.scans), "bytes", cp.State.Bytes)

@@ -27,13 +27,26 @@ type scanRegistry struct {
 	// query).
 	scanResume map[int]map[int32]Pos
 	mem        memory.Allocator
-	scans      []*positionScan
+	// ready, when set, holds every scan's first Next until release: the
+	// runner opens the tree before the job restores the operators' states,
+	// and two-input operators start pulling their inputs in Open, so rows
+	// would otherwise reach an operator whose state is not restored yet.
+	ready       chan struct{}
+	releaseOnce sync.Once
+	scans       []*positionScan
 }
 
 type registryKey struct{}
 
 func withScanRegistry(ctx context.Context, reg *scanRegistry) context.Context {
 	return context.WithValue(ctx, registryKey{}, reg)
+}
+
+// release lets the scans return rows (see ready).
+func (reg *scanRegistry) release() {
+	if reg.ready != nil {
+		reg.releaseOnce.Do(func() { close(reg.ready) })
+	}
 }
 
 func registryFrom(ctx context.Context) *scanRegistry {
@@ -81,6 +94,7 @@ type positionScan struct {
 	mem      memory.Allocator
 	barriers chan uint64
 	pf       *exec.Prefetcher
+	gate     <-chan struct{} // the registry's ready, until it is closed
 
 	mu        sync.Mutex
 	positions map[int32]Pos            // last returned row per partition
@@ -102,7 +116,7 @@ func newPositionScan(inner exec.Operator, out *arrow.Schema, reg *scanRegistry) 
 	// no row in this run keeps its position in the next checkpoint (else
 	// the restart after it would replay that partition from the start).
 	return &positionScan{Operator: inner, schema: out, nout: out.NumFields(), resume: r, mem: reg.mem,
-		barriers: make(chan uint64, 1), positions: maps.Clone(r), at: map[uint64]map[int32]Pos{}}
+		barriers: make(chan uint64, 1), positions: maps.Clone(r), at: map[uint64]map[int32]Pos{}, gate: reg.ready}
 }
 
 func (s *positionScan) Schema() *arrow.Schema { return s.schema }
@@ -167,6 +181,14 @@ func (s *positionScan) current() map[int32]Pos {
 func (s *positionScan) Next(ctx context.Context) (exec.Message, error) {
 	if s.pf == nil {
 		return exec.Message{}, fmt.Errorf("jobs: scan not opened")
+	}
+	if s.gate != nil {
+		select {
+		case <-s.gate:
+			s.gate = nil
+		case <-ctx.Done():
+			return exec.Message{}, ctx.Err()
+		}
 	}
 	for {
 		select {
