@@ -68,8 +68,9 @@ type HashJoin struct {
 	pendingRight []Message   // right control message that triggered the switch
 	lastWM       int64
 	barrierID    uint64
-	ttl          int64 // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
-	boundedIn    bool  // SetBoundedInputs: outer, semi and anti joins never go symmetric
+	ttl          int64           // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
+	boundedIn    bool            // SetBoundedInputs: outer, semi and anti joins never go symmetric
+	openCtx      context.Context // Open's, until the first Next starts pl and pr
 }
 
 // SetBoundedInputs says both inputs end (a bounded query): an outer, semi
@@ -130,8 +131,21 @@ func (j *HashJoin) Open(ctx context.Context) error {
 	if err := j.right.Open(ctx); err != nil {
 		return fmt.Errorf("hash join: %w", err)
 	}
-	j.pl, j.pr = Prefetch(ctx, j.left), Prefetch(ctx, j.right)
+	// The inputs are pulled from the first Next on, not now: a job
+	// restores the states of the opened tree (stateful operators below the
+	// join, such as an aggregate under an outer join, included) before it
+	// pulls it, and a child pulled meanwhile would run on its empty state
+	// and race with its Restore. The prefetchers run on Open's context.
+	j.openCtx = ctx
 	return nil
+}
+
+// start starts pulling both inputs.
+func (j *HashJoin) start() {
+	if j.pl == nil && j.openCtx != nil {
+		j.pl, j.pr = Prefetch(j.openCtx, j.left), Prefetch(j.openCtx, j.right)
+		j.openCtx = nil
+	}
 }
 
 // buildSide reads the right input to End and builds the hash table; the
@@ -219,6 +233,7 @@ func (j *HashJoin) buildSide(ctx context.Context) (switchSym bool, recs []arrow.
 
 // Next implements Operator.
 func (j *HashJoin) Next(ctx context.Context) (Message, error) {
+	j.start()
 	if !j.built {
 		j.built = true
 		sym, recs, err := j.buildSide(ctx)
@@ -473,6 +488,7 @@ func (j *HashJoin) probe(ctx context.Context, b Batch) ([]Message, error) {
 func (j *HashJoin) Close() error {
 	j.pl.Stop()
 	j.pr.Stop()
+	j.pl, j.pr, j.openCtx = nil, nil, nil
 	for _, ms := range [][]Message{j.pending, j.buffered, j.pendingRight} {
 		for _, m := range ms {
 			m.Release()

@@ -493,3 +493,24 @@ func TestHashJoinChangelogBuildSide(t *testing.T) {
 		}
 	}
 }
+
+// TestHashJoinOpenDoesNotPull: Open opens the inputs but pulls neither
+// before the first Next: a job restores the opened tree's states before
+// pulling it, and an input pulled meanwhile (an aggregate below an outer
+// join) would run on its empty state, racing its Restore.
+func TestHashJoinOpenDoesNotPull(t *testing.T) {
+	mem := newMem(t)
+	ctx := context.Background()
+	left := &pullCounter{Source: exectest.NewSource(joinL, exec.BatchMsg(exectest.Record(mem, joinL, []any{1, "a"}), nil))}
+	right := &pullCounter{Source: exectest.NewSource(joinR, exec.WatermarkMsg(1))}
+	j := must(exec.NewHashJoin(left, right, []expr.Expr{col(joinL, "lk")}, []expr.Expr{col(joinR, "rk")}, exec.LeftJoin, nil, mem))
+	if err := j.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, r := left.pulls.Load(), right.pulls.Load(); l != 0 || r != 0 {
+		t.Fatalf("opened and closed without Next: inputs pulled %d and %d times, want 0", l, r)
+	}
+}
