@@ -70,6 +70,7 @@ type HashJoin struct {
 	barrierID    uint64
 	ttl          int64           // µs; state time-to-live of symmetric mode (symjoin_ttl.go)
 	boundedIn    bool            // SetBoundedInputs: outer, semi and anti joins never go symmetric
+	streamIn     bool            // SetStreamingInputs: symmetric from the first Next
 	openCtx      context.Context // Open's, until the first Next starts pl and pr
 }
 
@@ -80,6 +81,12 @@ type HashJoin struct {
 // bounded plan do not expect. Inner joins are unaffected (their symmetric
 // output over append-only inputs is append-only).
 func (j *HashJoin) SetBoundedInputs() { j.boundedIn = true }
+
+// SetStreamingInputs says the build (right) input does not end (a
+// continuous scan): the join is symmetric from the start. Without it, a
+// join over sources that carry no watermark (no window, TTL or job above
+// them) would wait for the end of its build side, which never comes.
+func (j *HashJoin) SetStreamingInputs() { j.streamIn = true }
 
 // mayStream reports whether the join may go symmetric.
 func (j *HashJoin) mayStream() bool { return j.core.typ == InnerJoin || !j.boundedIn }
@@ -236,7 +243,10 @@ func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 	j.start()
 	if !j.built {
 		j.built = true
-		sym, recs, err := j.buildSide(ctx)
+		sym, recs, err := j.streamIn && j.mayStream(), []arrow.RecordBatch(nil), error(nil)
+		if !sym {
+			sym, recs, err = j.buildSide(ctx)
+		}
 		if err != nil {
 			return Message{}, fmt.Errorf("hash join: %w", err)
 		}

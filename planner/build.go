@@ -82,7 +82,7 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 			return nil, false, err
 		}
 	}
-	op, err = bl.buildOne(ctx, n, kids, unbounded, mem)
+	op, err = bl.buildOne(ctx, n, kids, kidUnbounded, unbounded, mem)
 	if err != nil {
 		for _, o := range kids {
 			o.Close()
@@ -106,7 +106,8 @@ func names(cols []Col) []string {
 	return out
 }
 
-func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, unbounded bool, mem memory.Allocator) (exec.Operator, error) {
+// kidUnbounded says which of kids are unbounded; unbounded, whether any is.
+func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, kidUnbounded []bool, unbounded bool, mem memory.Allocator) (exec.Operator, error) {
 	switch x := n.(type) {
 	case *Scan:
 		opts := bl.Options
@@ -144,7 +145,7 @@ func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, u
 		return exec.NewHashAggregate(kids[0], x.Groups, names(x.Cols[:G]), aggs, mem, opts)
 	case *Join:
 		if len(x.LeftKeys) > 0 {
-			return newHashJoin(x, kids, unbounded, mem) // join_stream.go
+			return newHashJoin(x, kids, kidUnbounded[1], unbounded, mem) // join_stream.go
 		}
 		return exec.NewNestedLoopJoin(kids[0], kids[1], x.Type, x.Residual, mem)
 	case *Sort:

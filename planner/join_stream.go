@@ -11,10 +11,22 @@ import (
 // build side: changelog() promises the operators above a bounded plan
 // that an outer join emits no retractions. Over unbounded inputs it goes
 // symmetric and emits a changelog (exec/symjoin_outer.go).
-func newHashJoin(x *Join, kids []exec.Operator, unbounded bool, mem memory.Allocator) (exec.Operator, error) {
+//
+// A join whose build (right) input is unbounded is symmetric from the
+// start: a continuous scan carries no watermark unless a window, a TTL or
+// a job puts one there, and the join would otherwise wait for the end of
+// its build side.
+func newHashJoin(x *Join, kids []exec.Operator, rightUnbounded, unbounded bool, mem memory.Allocator) (exec.Operator, error) {
 	op, err := exec.NewHashJoin(kids[0], kids[1], x.LeftKeys, x.RightKeys, x.Type, x.Residual, mem)
-	if err == nil && !unbounded {
-		op.(*exec.HashJoin).SetBoundedInputs()
+	if err != nil {
+		return nil, err
 	}
-	return op, err
+	hj := op.(*exec.HashJoin)
+	switch {
+	case !unbounded:
+		hj.SetBoundedInputs()
+	case rightUnbounded:
+		hj.SetStreamingInputs()
+	}
+	return op, nil
 }
