@@ -64,12 +64,11 @@ import (
 // on the source, not a scan option. Nothing on local disk is needed.
 //
 // Plans where a between-batch barrier is not consistent are not
-// checkpointed this way and recompute from the start on restart, as
-// before: operators with two inputs that do not align barriers (outer,
-// semi and anti hash joins wait for the end of their build side; the
-// nested-loop join does not align), and operators that keep state
-// without implementing exec.Stateful (sort, limit, ...), which would lose
-// it.
+// checkpointed this way and recompute from the start on restart:
+// operators with two inputs that do not align barriers (the nested-loop
+// join, which a continuous query allows only over a bounded right input),
+// and operators that keep state without implementing exec.Stateful (sort
+// and window functions, which continuous queries refuse).
 
 // MaxStateChunk bounds a state chunk message.
 const MaxStateChunk = 1 << 20
