@@ -206,7 +206,12 @@ func TestProtobufNativeDecode(t *testing.T) {
 	b := array.NewRecordBuilder(mem, sch)
 	defer b.Release()
 	good := orderPayload(t, md, 3, true)
-	if err := dec.Append(b, nil, good[:len(good)-3]); err == nil {
+	// A length-delimited field (number 15) announcing 5 bytes with 1 left:
+	// truncated whatever the encoding of the rest. (Cutting the last 3
+	// bytes was not: map entries are encoded in random order, and a cut
+	// that fell on a field boundary left a valid message.)
+	bad := append(good[:len(good):len(good)], 0x7a, 0x05, 0x01)
+	if err := dec.Append(b, nil, bad); err == nil {
 		t.Fatal("truncated payload decoded")
 	}
 	if err := dec.Append(b, nil, good); err != nil {
