@@ -115,14 +115,18 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 			s.rowEntry[i] = entryNone
 		}
 	}
-	probe := func(i int, head int32) {
+	// probe matches row i with the chain at head as of touch wm: the
+	// side's watermark for an inserted row, the touch of the stored row a
+	// retraction removes (so the retraction meets the rows its insertion
+	// met, not those its side's later watermark would).
+	probe := func(i int, head int32, wm int64) {
 		for e := head; e >= other.base; e = other.next[e] {
-			if other.ttl > 0 && s.wm != minInt64 {
+			if other.ttl > 0 && wm != minInt64 {
 				if t := other.touch[other.refs[e].batch]; t != minInt64 {
-					if satSub(t, -other.ttl) < s.wm {
+					if satSub(t, -other.ttl) < wm {
 						break // entries further down the chain are older still
 					}
-					if satSub(t, other.ttl) > s.wm {
+					if satSub(t, other.ttl) > wm {
 						continue // touched more than the TTL after this row
 					}
 				}
@@ -160,10 +164,10 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 					return nil, errRetractAbsent
 				}
 				s.noteEntry(i, e)
-				probe(i, other.heads.get(k))
+				probe(i, other.heads.get(k), s.touchOf(e))
 				continue
 			}
-			probe(i, other.heads.get(k))
+			probe(i, other.heads.get(k), s.wm)
 			slot := s.heads.slot(k)
 			*slot = s.push(bi, i, *slot)
 			s.noteEntry(i, *slot)
@@ -179,6 +183,7 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 		if !ok {
 			h = -1
 		}
+		wm := s.wm
 		if b.Ops != nil && b.Ops[i].IsRetraction() {
 			e := s.retract(h, full[i])
 			if e < 0 {
@@ -189,9 +194,10 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 				return nil, errRetractAbsent
 			}
 			s.noteEntry(i, e)
+			wm = s.touchOf(e)
 		}
 		if oh, ok := other.sheads[string(r)]; ok {
-			probe(i, oh)
+			probe(i, oh, wm)
 		}
 		if b.Ops != nil && b.Ops[i].IsRetraction() {
 			continue
@@ -207,6 +213,10 @@ func (s *symSide) dead(e int32) bool { return s.gone != nil && s.gone[e] }
 
 // errRetractAbsent: a retraction found no stored row to remove.
 var errRetractAbsent = fmt.Errorf("retraction of a row that was never added")
+
+// touchOf is the touch of stored entry e (minInt64: before the side's
+// first watermark).
+func (s *symSide) touchOf(e int32) int64 { return s.touch[s.refs[e].batch] }
 
 // noteEntry records row i's entry for the outer join (symjoin_outer.go).
 func (s *symSide) noteEntry(i int, e int32) {
