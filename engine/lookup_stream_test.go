@@ -2,15 +2,11 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
-	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
 )
 
@@ -49,65 +45,8 @@ func TestLookupJoinWindowContinuousMatchesBounded(t *testing.T) {
 		t.Fatalf("want the watermark below the lookup join:\n%s", text)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		count = map[string]int{}
-		msgs  int
-	)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- s.Run(ctx, lookupWindowQuery, func(r *Result) error {
-			close(started)
-			for {
-				m, err := r.Rows.Next(ctx)
-				if err != nil {
-					return err
-				}
-				if m.Kind == exec.MsgEnd {
-					return fmt.Errorf("continuous query ended")
-				}
-				mu.Lock()
-				msgs++
-				if m.Kind == exec.MsgBatch {
-					err = foldInto(count, m.Batch)
-				}
-				mu.Unlock()
-				m.Release()
-				if err != nil {
-					return err
-				}
-			}
-		})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("continuous run: %v", err)
-	}
-	for _, ins := range append(clicks[1:], "INSERT INTO clicks VALUES ('flush', '2030-01-01 00:00:00', 0)") {
-		mustRun(t, feeder, ins)
-		time.Sleep(5 * time.Millisecond)
-	}
-	last, quiet := -1, 0
-	for quiet < 6 && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		n := msgs
-		mu.Unlock()
-		if n == last {
-			quiet++
-		} else {
-			last, quiet = n, 0
-		}
-	}
-	cancel()
-	if err := <-done; err != nil && ctx.Err() == nil {
-		t.Fatalf("continuous run: %v", err)
-	}
-	got := sortedRows(count)
+	got := runContinuousFolded(t, s, feeder, lookupWindowQuery,
+		append(clicks[1:], "INSERT INTO clicks VALUES ('flush', '2030-01-01 00:00:00', 0)"))
 
 	bs := eng.NewSession()
 	mustRun(t, bs, "SET magnetar.watermark_delay = '5 SECONDS'")

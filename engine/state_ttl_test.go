@@ -93,33 +93,19 @@ func TestStateTTLPlans(t *testing.T) {
 // the changelog once want lines arrived (or the run failed).
 func runChanges(t *testing.T, eng *Engine, s *Session, q string, feed []string, want int) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	lines := make(chan string, 100)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- s.Run(ctx, q, func(r *Result) error {
-			close(started)
-			for {
-				m, err := r.Rows.Next(ctx)
-				if err != nil {
-					return err
-				}
-				if m.Kind == exec.MsgBatch {
-					for _, l := range exectest.Changelog([]exec.Message{m}) {
-						lines <- l
-					}
-				}
-				m.Release()
+	run := startContinuous(t, s, q, func(ctx context.Context, m exec.Message) error {
+		for _, l := range exectest.Changelog([]exec.Message{m}) {
+			select {
+			case lines <- l:
+			case <-ctx.Done():
+				// Nobody reads any more: stop (or stop waits forever).
+				return ctx.Err()
 			}
-		})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("continuous run: %v", err)
-	}
+		}
+		return nil
+	})
+	defer run.stop()
 	feeder := eng.NewSession()
 	var got []string
 	for _, ins := range feed {
@@ -131,7 +117,7 @@ func runChanges(t *testing.T, eng *Engine, s *Session, q string, feed []string, 
 				got = append(got, l)
 				continue
 			case <-time.After(200 * time.Millisecond):
-			case <-ctx.Done():
+			case <-run.ctx.Done():
 				t.Fatalf("timed out with %q", got)
 			}
 			break
@@ -141,12 +127,11 @@ func runChanges(t *testing.T, eng *Engine, s *Session, q string, feed []string, 
 		select {
 		case l := <-lines:
 			got = append(got, l)
-		case <-ctx.Done():
+		case <-run.ctx.Done():
 			t.Fatalf("timed out with %q", got)
 		}
 	}
-	cancel()
-	<-done
+	run.stop()
 	return got
 }
 

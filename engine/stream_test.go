@@ -152,6 +152,103 @@ func runFolded(ctx context.Context, s *Session, q string) ([]string, error) {
 	return sortedRows(count), err
 }
 
+// runningQuery is a continuous query running in its own goroutine.
+type runningQuery struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// startContinuous runs q on s (a session in continuous mode) in a
+// goroutine for at most 30 seconds, handing each message to each with the
+// query's context (the message is released after each returns; an error
+// stops the query), and
+// returns once the query has started. stop ends it; call it (deferred
+// too) before the test returns.
+func startContinuous(t *testing.T, s *Session, q string, each func(context.Context, exec.Message) error) *runningQuery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	run := &runningQuery{ctx: ctx, cancel: cancel, done: make(chan error, 1)}
+	started := make(chan struct{})
+	go func() {
+		run.done <- s.Run(ctx, q, func(r *Result) error {
+			close(started)
+			for {
+				m, err := r.Rows.Next(ctx)
+				if err != nil {
+					return err
+				}
+				err = each(ctx, m)
+				m.Release()
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-run.done:
+		cancel()
+		t.Fatalf("continuous run: %v", err)
+	}
+	return run
+}
+
+// stop cancels the query and waits for its goroutine; later calls do
+// nothing.
+func (r *runningQuery) stop() {
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+	})
+}
+
+// runContinuousFolded runs q on s (a session in continuous mode) while the
+// feeder runs inserts, stops once the output is quiet and returns the
+// folded changelog.
+func runContinuousFolded(t *testing.T, s, feeder *Session, q string, inserts []string) []string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		count = map[string]int{}
+		msgs  int
+	)
+	run := startContinuous(t, s, q, func(_ context.Context, m exec.Message) error {
+		if m.Kind == exec.MsgEnd {
+			return fmt.Errorf("continuous query ended")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		msgs++
+		if m.Kind == exec.MsgBatch {
+			return foldInto(count, m.Batch)
+		}
+		return nil
+	})
+	defer run.stop()
+	for _, ins := range inserts {
+		mustRun(t, feeder, ins)
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Wait until the output is quiet, then stop the query.
+	last, quiet := -1, 0
+	for quiet < 6 && run.ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := msgs
+		mu.Unlock()
+		if n == last {
+			quiet++
+		} else {
+			last, quiet = n, 0
+		}
+	}
+	run.stop()
+	return sortedRows(count)
+}
+
 func TestContinuousMatchesBounded(t *testing.T) {
 	clicks, pays := streamData()
 	for _, q := range streamQueries {
@@ -166,66 +263,7 @@ func TestContinuousMatchesBounded(t *testing.T) {
 			s := eng.NewSession()
 			mustRun(t, s, "SET magnetar.watermark_delay = '5 SECONDS'")
 			mustRun(t, s, "SET magnetar.mode = 'continuous'")
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			var (
-				mu    sync.Mutex
-				count = map[string]int{}
-				msgs  int
-			)
-			done := make(chan error, 1)
-			started := make(chan struct{})
-			go func() {
-				done <- s.Run(ctx, q.sql, func(r *Result) error {
-					close(started)
-					for {
-						m, err := r.Rows.Next(ctx)
-						if err != nil {
-							return err
-						}
-						if m.Kind == exec.MsgEnd {
-							return fmt.Errorf("continuous query ended")
-						}
-						mu.Lock()
-						msgs++
-						if m.Kind == exec.MsgBatch {
-							err = foldInto(count, m.Batch)
-						}
-						mu.Unlock()
-						m.Release()
-						if err != nil {
-							return err
-						}
-					}
-				})
-			}()
-			select {
-			case <-started:
-			case err := <-done:
-				t.Fatalf("continuous run: %v", err)
-			}
-			for _, ins := range append(append(clicks[1:], pays...), streamFlush) {
-				mustRun(t, feeder, ins)
-				time.Sleep(5 * time.Millisecond)
-			}
-			// Wait until the output is quiet, then stop the query.
-			last, quiet := -1, 0
-			for quiet < 6 && ctx.Err() == nil {
-				time.Sleep(50 * time.Millisecond)
-				mu.Lock()
-				n := msgs
-				mu.Unlock()
-				if n == last {
-					quiet++
-				} else {
-					last, quiet = n, 0
-				}
-			}
-			cancel()
-			if err := <-done; err != nil && ctx.Err() == nil {
-				t.Fatalf("continuous run: %v", err)
-			}
-			got := sortedRows(count)
+			got := runContinuousFolded(t, s, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
 
 			bs := eng.NewSession()
 			mustRun(t, bs, "SET magnetar.watermark_delay = '5 SECONDS'")

@@ -2,15 +2,11 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
-	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
 	"github.com/magnetar-sql/magnetar/planner"
 	"github.com/magnetar-sql/magnetar/sql"
@@ -32,74 +28,6 @@ var topNQueries = []struct{ name, sql string }{
 		FROM clicks WHERE uid <> 'flush') t WHERE rn BETWEEN 2 AND 4`},
 }
 
-// runContinuousFolded runs q continuously over the stream tables while the
-// feeder inserts rows, stops once the output is quiet and returns the
-// folded changelog.
-func runContinuousFolded(t *testing.T, eng *Engine, feeder *Session, q string, inserts []string) []string {
-	t.Helper()
-	s := eng.NewSession()
-	mustRun(t, s, "SET magnetar.mode = 'continuous'")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var (
-		mu    sync.Mutex
-		count = map[string]int{}
-		msgs  int
-	)
-	done := make(chan error, 1)
-	started := make(chan struct{})
-	go func() {
-		done <- s.Run(ctx, q, func(r *Result) error {
-			close(started)
-			for {
-				m, err := r.Rows.Next(ctx)
-				if err != nil {
-					return err
-				}
-				if m.Kind == exec.MsgEnd {
-					return fmt.Errorf("continuous query ended")
-				}
-				mu.Lock()
-				msgs++
-				if m.Kind == exec.MsgBatch {
-					err = foldInto(count, m.Batch)
-				}
-				mu.Unlock()
-				m.Release()
-				if err != nil {
-					return err
-				}
-			}
-		})
-	}()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("continuous run: %v", err)
-	}
-	for _, ins := range inserts {
-		mustRun(t, feeder, ins)
-		time.Sleep(5 * time.Millisecond)
-	}
-	last, quiet := -1, 0
-	for quiet < 6 && ctx.Err() == nil {
-		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		n := msgs
-		mu.Unlock()
-		if n == last {
-			quiet++
-		} else {
-			last, quiet = n, 0
-		}
-	}
-	cancel()
-	if err := <-done; err != nil && ctx.Err() == nil {
-		t.Fatalf("continuous run: %v", err)
-	}
-	return sortedRows(count)
-}
-
 func TestContinuousTopNMatchesBounded(t *testing.T) {
 	clicks, pays := streamData()
 	for _, q := range topNQueries {
@@ -110,7 +38,9 @@ func TestContinuousTopNMatchesBounded(t *testing.T) {
 			feeder := eng.NewSession()
 			mustRun(t, feeder, streamSchema)
 			mustRun(t, feeder, clicks[0])
-			got := runContinuousFolded(t, eng, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
+			s := eng.NewSession()
+			mustRun(t, s, "SET magnetar.mode = 'continuous'")
+			got := runContinuousFolded(t, s, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
 			want, err := runFolded(context.Background(), eng.NewSession(), q.sql)
 			if err != nil {
 				t.Fatalf("bounded run: %v", err)
