@@ -13,7 +13,7 @@ go build -o bin/magnetar ./cmd/magnetar
 if ! curl -fsS -m 3 "$ADMIN/admin/v2/brokers/health" >/dev/null 2>&1; then
 	if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1 || ! scripts/pulsar.sh up >&2; then
 		echo "run: no local Pulsar could be started (Java 21+ and Maven are needed); opening the shell on the memory catalog with the Nexmark sample instead" >&2
-		exec bin/magnetar shell --catalog memory --sample nexmark "$@"
+		exec bin/magnetar shell --catalog memory --sample nexmark --database nexmark "$@"
 	fi
 fi
 
@@ -23,4 +23,4 @@ if ! curl -fsS -m 5 "$ADMIN/admin/v2/persistent/public/nexmark" 2>/dev/null | gr
 	bin/magnetar gen nexmark --events "$EVENTS" --namespace public/nexmark
 fi
 
-exec bin/magnetar shell --admin-url "$ADMIN" "$@"
+exec bin/magnetar shell --admin-url "$ADMIN" --database public/nexmark "$@"

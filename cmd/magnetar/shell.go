@@ -22,6 +22,7 @@ import (
 	"github.com/magnetar-sql/magnetar/jobs"
 	"github.com/magnetar-sql/magnetar/nexmark"
 	"github.com/magnetar-sql/magnetar/shell"
+	"github.com/magnetar-sql/magnetar/sql"
 )
 
 func init() { commands["shell"] = runShell }
@@ -52,6 +53,7 @@ type shellFlags struct {
 	sampleEvents                  int64
 	continueOnError, changelog    bool
 	mode                          string
+	database                      string
 	authToken, authTokenFile      string
 	tlsCA, tlsCert, tlsKey        string
 	tlsInsecure                   bool
@@ -75,6 +77,7 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.continueOnError, "continue-on-error", false, "report errors and go on with the next statement")
 	fs.BoolVar(&f.changelog, "changelog", false, "show each row's change kind (+I -U +U -D) in an op column")
 	fs.StringVar(&f.mode, "mode", "", "start in bounded or continuous mode (SET magnetar.mode)")
+	fs.StringVar(&f.database, "database", os.Getenv("MAGNETAR_DATABASE"), "start in this database (USE; env MAGNETAR_DATABASE), e.g. public/nexmark")
 	fs.StringVar(&f.sample, "sample", "", "with --catalog memory: preload sample data (nexmark: person, auction, bid in database nexmark)")
 	fs.Int64Var(&f.sampleEvents, "sample-events", 10000, "number of Nexmark events for --sample nexmark")
 	fs.StringVar(&f.authToken, "auth-token", "", "Pulsar JWT token")
@@ -176,6 +179,20 @@ func shellMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f.mode != "" {
 		if err := sess.Set("magnetar.mode", f.mode); err != nil {
 			fmt.Fprintf(stderr, "magnetar shell: --mode: %v\n", err)
+			return 2
+		}
+	}
+	if f.database != "" {
+		// The USE statement itself, so the check and the error are the
+		// ones a user typing it gets.
+		use := "USE `" + strings.ReplaceAll(f.database, "`", "``") + "`"
+		if err := sess.Run(ctx, use, func(*shell.Result) error { return nil }); err != nil {
+			msg := err.Error()
+			var se *sql.Error
+			if errors.As(err, &se) { // its position is in our USE, not in anything typed
+				msg = se.Msg
+			}
+			fmt.Fprintf(stderr, "magnetar shell: --database %s: %s\n", f.database, msg)
 			return 2
 		}
 	}
