@@ -35,8 +35,8 @@ import (
 // Items refer to table slots rather than copying the rows: a slot the
 // table replaces or deletes while items refer to it is retired (out of the
 // index, still holding its values) and freed when its last item goes.
-// Columns of types the row encoding does not know (lists, structs) do not
-// tell left rows apart; identical left rows are interchangeable anyway.
+// Left rows are told apart by all their columns, lists and structs
+// included (encodeFullRows); identical left rows are interchangeable.
 //
 // A retraction without an item (its row was never inserted, or its items
 // expired under the state TTL) emits nothing and is counted. With a state
@@ -150,7 +150,7 @@ func (j *LookupJoin) probeRetract(ctx context.Context, b Batch) (Batch, error) {
 	// In row order, so a retraction in the same batch as its insertion
 	// finds it.
 	m := j.mat
-	m.enc = encodeRows(rec.Columns(), n, m.enc, &m.i64, &m.u64, &m.f64, &m.strs)
+	m.enc = encodeFullRows(rec.Columns(), n, m.enc, &m.i64, &m.u64, &m.f64, &m.strs)
 	before := m.orphans
 	for i := 0; i < n; i++ {
 		if b.Op(i).IsRetraction() {

@@ -141,7 +141,7 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 	}
 	var full [][]byte // full-row encodings of b, for retractions
 	if b.Ops != nil {
-		full = encodeRows(rec.Columns(), n, nil, new([]int64), new([]uint64), new([]float64), new([]string))
+		full = encodeFullRows(rec.Columns(), n, nil, new([]int64), new([]uint64), new([]float64), new([]string))
 	}
 	if s.intKey {
 		key := keys[0]
@@ -238,7 +238,7 @@ func (s *symSide) retract(head int32, row []byte) int32 {
 		for c := range cols {
 			cols[c] = array.NewSlice(rec.Column(c), int64(ref.row), int64(ref.row)+1)
 		}
-		enc := encodeRows(cols, 1, nil, new([]int64), new([]uint64), new([]float64), new([]string))
+		enc := encodeFullRows(cols, 1, nil, new([]int64), new([]uint64), new([]float64), new([]string))
 		releaseArrays(cols)
 		if string(enc[0]) == string(row) {
 			if s.gone == nil {
