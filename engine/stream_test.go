@@ -250,38 +250,50 @@ func runContinuousFolded(t *testing.T, s, feeder *Session, q string, inserts []s
 }
 
 func TestContinuousMatchesBounded(t *testing.T) {
-	clicks, pays := streamData()
 	for _, q := range streamQueries {
 		t.Run(q.name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			cat := memcat.New()
-			eng := New(cat, Options{Mem: mem})
-			feeder := eng.NewSession()
-			mustRun(t, feeder, streamSchema)
-			mustRun(t, feeder, clicks[0])
-
-			s := eng.NewSession()
-			mustRun(t, s, "SET magnetar.watermark_delay = '5 SECONDS'")
-			mustRun(t, s, "SET magnetar.mode = 'continuous'")
-			got := runContinuousFolded(t, s, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
-
-			bs := eng.NewSession()
-			mustRun(t, bs, "SET magnetar.watermark_delay = '5 SECONDS'")
-			want, err := runFolded(context.Background(), bs, q.sql)
-			if err != nil {
-				t.Fatalf("bounded run: %v", err)
-			}
-			if len(want) == 0 {
-				t.Fatalf("bounded answer is empty: the test data do not exercise %s", q.name)
-			}
-			if err := exectest.Equal(got, want); err != nil {
-				t.Errorf("continuous (folded) vs bounded: %v", err)
-			}
-			cat.Close()
-			if n := mem.CurrentAlloc(); n != 0 {
-				t.Errorf("%d bytes of Arrow memory not released", n)
-			}
+			checkContinuousMatchesBounded(t, q.sql, "SET magnetar.watermark_delay = '5 SECONDS'")
 		})
+	}
+}
+
+// checkContinuousMatchesBounded runs q continuously over the stream
+// tables (memory), fed batch by batch, then bounded, both after sets: the
+// folded changelog must equal the bounded answer, which must not be empty.
+func checkContinuousMatchesBounded(t *testing.T, q string, sets ...string) {
+	t.Helper()
+	clicks, pays := streamData()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	cat := memcat.New()
+	eng := New(cat, Options{Mem: mem})
+	feeder := eng.NewSession()
+	mustRun(t, feeder, streamSchema)
+	mustRun(t, feeder, clicks[0])
+
+	s := eng.NewSession()
+	for _, set := range sets {
+		mustRun(t, s, set)
+	}
+	mustRun(t, s, "SET magnetar.mode = 'continuous'")
+	got := runContinuousFolded(t, s, feeder, q, append(append(clicks[1:], pays...), streamFlush))
+
+	bs := eng.NewSession()
+	for _, set := range sets {
+		mustRun(t, bs, set)
+	}
+	want, err := runFolded(context.Background(), bs, q)
+	if err != nil {
+		t.Fatalf("bounded run: %v", err)
+	}
+	if len(want) == 0 {
+		t.Fatalf("bounded answer is empty: the test data do not exercise %s", q)
+	}
+	if err := exectest.Equal(got, want); err != nil {
+		t.Errorf("continuous (folded) vs bounded: %v", err)
+	}
+	cat.Close()
+	if n := mem.CurrentAlloc(); n != 0 {
+		t.Errorf("%d bytes of Arrow memory not released", n)
 	}
 }
 

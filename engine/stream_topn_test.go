@@ -5,9 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
-	"github.com/magnetar-sql/magnetar/exec/exectest"
 	"github.com/magnetar-sql/magnetar/planner"
 	"github.com/magnetar-sql/magnetar/sql"
 )
@@ -29,33 +27,8 @@ var topNQueries = []struct{ name, sql string }{
 }
 
 func TestContinuousTopNMatchesBounded(t *testing.T) {
-	clicks, pays := streamData()
 	for _, q := range topNQueries {
-		t.Run(q.name, func(t *testing.T) {
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			cat := memcat.New()
-			eng := New(cat, Options{Mem: mem})
-			feeder := eng.NewSession()
-			mustRun(t, feeder, streamSchema)
-			mustRun(t, feeder, clicks[0])
-			s := eng.NewSession()
-			mustRun(t, s, "SET magnetar.mode = 'continuous'")
-			got := runContinuousFolded(t, s, feeder, q.sql, append(append(clicks[1:], pays...), streamFlush))
-			want, err := runFolded(context.Background(), eng.NewSession(), q.sql)
-			if err != nil {
-				t.Fatalf("bounded run: %v", err)
-			}
-			if len(want) == 0 {
-				t.Fatal("bounded answer is empty")
-			}
-			if err := exectest.Equal(got, want); err != nil {
-				t.Errorf("continuous (folded) vs bounded: %v", err)
-			}
-			cat.Close()
-			if n := mem.CurrentAlloc(); n != 0 {
-				t.Errorf("%d bytes of Arrow memory not released", n)
-			}
-		})
+		t.Run(q.name, func(t *testing.T) { checkContinuousMatchesBounded(t, q.sql) })
 	}
 }
 
