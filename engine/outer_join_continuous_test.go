@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -22,11 +21,8 @@ import (
 func TestLeftJoinContinuous(t *testing.T) {
 	for _, ttl := range []string{"100 DAYS", "1 MINUTE"} {
 		t.Run("ttl="+ttl, func(t *testing.T) {
-			eng, s, done := newTTLSession(t)
+			eng, s, done := newContinuousTTLSession(t, ttl)
 			defer done()
-			mustRun(t, s, "SET magnetar.event_time = 'ts'")
-			mustRun(t, s, fmt.Sprintf("SET magnetar.state_ttl = '%s'", ttl))
-			mustRun(t, s, "SET magnetar.mode = 'continuous'")
 			q := "SELECT c.uid, c.amount, p.total FROM clicks c LEFT JOIN pays p ON c.uid = p.uid"
 			if plan := explainText(t, s, q); !strings.Contains(plan, "StateTTL") {
 				t.Errorf("no state TTL on the left join:\n%s", plan)

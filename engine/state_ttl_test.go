@@ -31,6 +31,17 @@ CREATE TABLE pays (uid VARCHAR(10), ts TIMESTAMP(6), total INT)`)
 	}
 }
 
+// newContinuousTTLSession is newTTLSession in continuous mode, with event
+// time ts and the state TTL ttl ("" for none).
+func newContinuousTTLSession(t *testing.T, ttl string) (*Engine, *Session, func()) {
+	t.Helper()
+	eng, s, done := newTTLSession(t)
+	mustRun(t, s, "SET magnetar.event_time = 'ts'")
+	mustRun(t, s, fmt.Sprintf("SET magnetar.state_ttl = '%s'", ttl))
+	mustRun(t, s, "SET magnetar.mode = 'continuous'")
+	return eng, s, done
+}
+
 func explainText(t *testing.T, s *Session, q string) string {
 	t.Helper()
 	var lines []string
@@ -140,11 +151,8 @@ func runChanges(t *testing.T, eng *Engine, s *Session, q string, feed []string, 
 func TestStateTTLAggregateContinuous(t *testing.T) {
 	for _, ttl := range []string{"", "1 MINUTE"} {
 		t.Run("ttl="+ttl, func(t *testing.T) {
-			eng, s, done := newTTLSession(t)
+			eng, s, done := newContinuousTTLSession(t, ttl)
 			defer done()
-			mustRun(t, s, "SET magnetar.event_time = 'ts'")
-			mustRun(t, s, fmt.Sprintf("SET magnetar.state_ttl = '%s'", ttl))
-			mustRun(t, s, "SET magnetar.mode = 'continuous'")
 			got := runChanges(t, eng, s, "SELECT uid, count(*), sum(amount) FROM clicks GROUP BY uid", []string{
 				"INSERT INTO clicks VALUES ('ann', '2024-01-01 00:00:00', 1)",
 				"INSERT INTO clicks VALUES ('bob', '2024-01-01 00:10:00', 2)", // watermark 00:10: ann goes
@@ -170,11 +178,8 @@ func TestStateTTLJoinContinuous(t *testing.T) {
 	// 100 days is the control.
 	for _, ttl := range []string{"100 DAYS", "1 MINUTE"} {
 		t.Run("ttl="+ttl, func(t *testing.T) {
-			eng, s, done := newTTLSession(t)
+			eng, s, done := newContinuousTTLSession(t, ttl)
 			defer done()
-			mustRun(t, s, "SET magnetar.event_time = 'ts'")
-			mustRun(t, s, fmt.Sprintf("SET magnetar.state_ttl = '%s'", ttl))
-			mustRun(t, s, "SET magnetar.mode = 'continuous'")
 			q := "SELECT c.uid, c.amount, p.total FROM clicks c JOIN pays p ON c.uid = p.uid"
 			feed := []string{
 				"INSERT INTO pays VALUES ('ann', '2024-01-01 00:00:00', 10)",
@@ -203,9 +208,8 @@ func TestStateTTLJoinContinuous(t *testing.T) {
 // the TTL clock cuts a batch that moves the watermark more than a tenth
 // of the TTL and emits the watermark in between.
 func TestStateTTLAggregateOneBatch(t *testing.T) {
-	eng, s, done := newTTLSession(t)
+	eng, s, done := newContinuousTTLSession(t, "1 MINUTE")
 	defer done()
-	mustRun(t, s, "SET magnetar.event_time = 'ts'; SET magnetar.state_ttl = '1 MINUTE'; SET magnetar.mode = 'continuous'")
 	if plan := explainText(t, s, "SELECT uid, count(*) FROM clicks GROUP BY uid"); !strings.Contains(plan, "split_every=6s") {
 		t.Errorf("plan lacks the clock's split:\n%s", plan)
 	}
