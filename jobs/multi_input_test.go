@@ -38,15 +38,34 @@ func crashAndRestart(t *testing.T, e *env, name string, scans int, first, more, 
 
 	m2 := e.manager()
 	t.Cleanup(func() { m2.Close() })
-	info = checkpointed(t, m2, name, nAll)
+	checkRestored(t, name, before, checkpointed(t, m2, name, nAll), nAll, scans)
+	return m2
+}
+
+// checkRestored checks the run of a restarted job (info, once it has read
+// all nAll source rows) against the crashed run (before): it restored one
+// of that run's checkpoints and read only the rows after it, plus at most
+// one message (25 rows) per scan at a recorded position.
+func checkRestored(t *testing.T, name string, before, info jobs.Info, nAll int64, scans int) {
+	t.Helper()
 	if info.Restored == 0 || info.Restored > before.Checkpoints {
-		t.Fatalf("restarted job restored checkpoint %d (the crashed run reached %d)", info.Restored, before.Checkpoints)
+		t.Fatalf("%s: restarted job restored checkpoint %d (the crashed run reached %d)", name, info.Restored, before.Checkpoints)
 	}
 	if info.RunRowsIn >= nAll || info.RunRowsIn > nAll-before.CheckpointRowsIn+int64(25*scans) {
-		t.Fatalf("restarted run read %d rows; the checkpoint covered %d of %d", info.RunRowsIn, before.CheckpointRowsIn, nAll)
+		t.Fatalf("%s: restarted run read %d rows; the checkpoint covered %d of %d", name, info.RunRowsIn, before.CheckpointRowsIn, nAll)
 	}
-	t.Logf("crashed at checkpoint %d covering %d rows; restart read %d rows; state %d bytes", before.Checkpoints, before.CheckpointRowsIn, info.RunRowsIn, info.StateBytes)
-	return m2
+	t.Logf("%s: crashed at checkpoint %d covering %d rows; restart read %d rows; state %d bytes",
+		name, before.Checkpoints, before.CheckpointRowsIn, info.RunRowsIn, info.StateBytes)
+}
+
+// runReference creates the uninterrupted reference job name (jobQuery,
+// jobSettings) on m and waits until its checkpoint covers n source rows.
+func runReference(t *testing.T, e *env, m *jobs.Manager, name string, n int64) {
+	t.Helper()
+	if err := m.Create(e.ctx, name, e.ns, jobQuery[name], jobSettings[name]); err != nil {
+		t.Fatal(err)
+	}
+	checkpointed(t, m, name, n)
 }
 
 var (
@@ -95,10 +114,7 @@ func TestIntervalJoinJobRestoresFromCheckpoint(t *testing.T) {
 		}
 	}
 	sort.Strings(exp)
-	if err := m.Create(e.ctx, "ijref", e.ns, jobQuery["ijref"], jobSettings["ijref"]); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m, "ijref", 500)
+	runReference(t, e, m, "ijref", 500)
 	want := distinctRows(e.run("SELECT a, b FROM pref"))
 	same(t, want, exp)
 	same(t, distinctRows(e.run("SELECT a, b FROM pairs")), want)
@@ -129,10 +145,7 @@ func TestUnionAllJobRestoresFromCheckpoint(t *testing.T) {
 		}
 		exp = append(exp, fmt.Sprintf("%d|%d|%d", k, n, s))
 	}
-	if err := m.Create(e.ctx, "uaref", e.ns, jobQuery["uaref"], nil); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m, "uaref", 600)
+	runReference(t, e, m, "uaref", 600)
 	want := latestCounts(e.run("SELECT k, n, s FROM aref"))
 	same(t, want, exp)
 	same(t, latestCounts(e.run("SELECT k, n, s FROM agg")), want)
@@ -196,10 +209,7 @@ func TestRegularJoinJobRestoresFromCheckpoint(t *testing.T) {
 		exp = append(exp, fmt.Sprintf("%d|%d", u, 2*u), fmt.Sprintf("%d|%d", u, 2*u+1))
 	}
 	sort.Strings(exp)
-	if err := m.Create(e.ctx, "rjref", e.ns, jobQuery["rjref"], nil); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m, "rjref", 360)
+	runReference(t, e, m, "rjref", 360)
 	want := distinctRows(e.run("SELECT u, o FROM jref"))
 	same(t, want, exp)
 	same(t, distinctRows(e.run("SELECT u, o FROM joined")), want)

@@ -54,10 +54,7 @@ func TestLeftJoinJobRestoresFromCheckpoint(t *testing.T) {
 		exp = append(exp, fmt.Sprintf("%d|%s", u, o))
 	}
 	sort.Strings(exp)
-	if err := m.Create(e.ctx, "oljref", e.ns, jobQuery["oljref"], nil); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m, "oljref", 170)
+	runReference(t, e, m, "oljref", 170)
 	want := distinctRows(e.run("SELECT u, o FROM ljref"))
 	same(t, want, exp)
 	same(t, distinctRows(e.run("SELECT u, o FROM lj")), want)
@@ -93,10 +90,7 @@ func TestLeftJoinAggregateJobRestores(t *testing.T) {
 		exp = append(exp, fmt.Sprintf("%d|%s", u, n))
 	}
 	sort.Strings(exp)
-	if err := m.Create(e.ctx, "oljaref", e.ns, jobQuery["oljaref"], nil); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m, "oljaref", 320)
+	runReference(t, e, m, "oljaref", 320)
 	want := distinctRows(e.run("SELECT u, n FROM ljaref"))
 	same(t, want, exp)
 	same(t, distinctRows(e.run("SELECT u, n FROM lja")), want)

@@ -9,6 +9,13 @@ import (
 	"github.com/magnetar-sql/magnetar/jobs"
 )
 
+const topNJobQuery = "SELECT id, ts FROM src ORDER BY id % 50 DESC, id LIMIT 4 OFFSET 1"
+
+func init() {
+	jobQuery["topn"] = "INSERT INTO top " + topNJobQuery
+	jobQuery["topref"] = "INSERT INTO ref " + topNJobQuery
+}
+
 // topIDs is the expected top of ids 1..n ordered by id % 50 DESC, id,
 // ranks offset+1 .. offset+limit, as "id" strings.
 func topIDs(n, offset, limit int) []string {
@@ -41,40 +48,13 @@ func TestTopNJobRestoresFromCheckpoint(t *testing.T) {
 	e.run(`CREATE TABLE src (id BIGINT, ts TIMESTAMP);
 		CREATE TABLE top (id BIGINT PRIMARY KEY, ts TIMESTAMP);
 		CREATE TABLE ref (id BIGINT PRIMARY KEY, ts TIMESTAMP)`)
-	const q = "SELECT id, ts FROM src ORDER BY id % 50 DESC, id LIMIT 4 OFFSET 1"
-	e.insertIDs("src", 1, 200)
-	m := e.manager()
-	if err := m.Create(e.ctx, "topn", e.ns, "INSERT INTO top "+q, nil); err != nil {
-		t.Fatal(err)
-	}
-	info := checkpointed(t, m, "topn", 200)
-	if !info.Stateful || info.StateBytes == 0 {
-		t.Fatalf("job does not checkpoint its state: %+v", info)
-	}
-	e.insertIDs("src", 201, 300)
-	waitJob(t, m, "topn", "300 rows in", func(i jobs.Info) bool { return i.RowsIn >= 300 })
-	m.Crash("topn")
-	before, _ := m.Job("topn")
-	m.Close()
-	e.insertIDs("src", 301, 400)
-
-	m2 := e.manager()
-	defer m2.Close()
-	info = checkpointed(t, m2, "topn", 400)
-	if info.Restored == 0 || info.Restored > before.Checkpoints {
-		t.Fatalf("restarted job restored checkpoint %d (the crashed run reached %d)", info.Restored, before.Checkpoints)
-	}
-	if info.RunRowsIn >= 400 || info.RunRowsIn > 400-before.CheckpointRowsIn+25 {
-		t.Fatalf("restarted run read %d rows; the checkpoint covered %d of 400", info.RunRowsIn, before.CheckpointRowsIn)
-	}
-	if err := m2.Create(e.ctx, "topref", e.ns, "INSERT INTO ref "+q, nil); err != nil {
-		t.Fatal(err)
-	}
-	checkpointed(t, m2, "topref", 400)
+	ids := func(lo, hi int) func() { return func() { e.insertIDs("src", lo, hi) } }
+	m := crashAndRestart(t, e, "topn", 1, ids(1, 200), ids(201, 300), ids(301, 400), 200, 300, 400)
 	want := topIDs(400, 1, 4) // 99 149 199 249 (id % 50 = 49, after 49)
+	runReference(t, e, m, "topref", 400)
 	e.waitSorted("SELECT id FROM ref", want)
 	e.waitSorted("SELECT id FROM top", want)
-	same(t, sortedStrings(e.run(q)), sortedStrings(e.run("SELECT id, ts FROM top")))
+	same(t, sortedStrings(e.run(topNJobQuery)), sortedStrings(e.run("SELECT id, ts FROM top")))
 }
 
 // TestLimitJobResumesCount: a continuous LIMIT job is crashed after
