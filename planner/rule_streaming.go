@@ -258,25 +258,7 @@ func streamingRanks(ctx context.Context, n Node) (Node, error) {
 // rankLowerBound recognizes rn > m and rn >= m + 1 (either way round) on
 // the row number column rn; it returns m, the rows skipped.
 func rankLowerBound(e expr.Expr, rn int) (int64, bool) {
-	call, ok := e.(*expr.Call)
-	if !ok || len(call.Args) != 2 {
-		return 0, false
-	}
-	op := call.Name
-	col, lit := call.Args[0], call.Args[1]
-	if _, isLit := col.(*expr.Literal); isLit {
-		col, lit = lit, col
-		op = map[string]string{"=": "=", "<=": ">=", "<": ">", ">=": "<=", ">": "<"}[op]
-	}
-	c, ok := col.(*expr.Column)
-	if !ok || c.Index != rn {
-		return 0, false
-	}
-	l, ok := lit.(*expr.Literal)
-	if !ok {
-		return 0, false
-	}
-	v, ok := l.Value.(int64)
+	op, v, ok := rankComparison(e, rn)
 	if !ok {
 		return 0, false
 	}
@@ -292,25 +274,7 @@ func rankLowerBound(e expr.Expr, rn int) (int64, bool) {
 // rankBound recognizes rn = 1, rn <= N, rn < N (either way round) on the
 // row number column rn; it returns the largest row number kept.
 func rankBound(e expr.Expr, rn int) (int64, bool) {
-	call, ok := e.(*expr.Call)
-	if !ok || len(call.Args) != 2 {
-		return 0, false
-	}
-	op := call.Name
-	col, lit := call.Args[0], call.Args[1]
-	if _, isLit := col.(*expr.Literal); isLit {
-		col, lit = lit, col
-		op = map[string]string{"=": "=", "<=": ">=", "<": ">", ">=": "<=", ">": "<"}[op]
-	}
-	c, ok := col.(*expr.Column)
-	if !ok || c.Index != rn {
-		return 0, false
-	}
-	l, ok := lit.(*expr.Literal)
-	if !ok {
-		return 0, false
-	}
-	v, ok := l.Value.(int64)
+	op, v, ok := rankComparison(e, rn)
 	if !ok {
 		return 0, false
 	}
@@ -325,6 +289,32 @@ func rankBound(e expr.Expr, rn int) (int64, bool) {
 		return v - 1, true
 	}
 	return 0, false
+}
+
+// rankComparison recognizes a comparison of the row number column rn
+// with an integer literal, either way round, as rn op v (the operator
+// mirrored when the literal comes first).
+func rankComparison(e expr.Expr, rn int) (op string, v int64, ok bool) {
+	call, ok := e.(*expr.Call)
+	if !ok || len(call.Args) != 2 {
+		return "", 0, false
+	}
+	op = call.Name
+	col, lit := call.Args[0], call.Args[1]
+	if _, isLit := col.(*expr.Literal); isLit {
+		col, lit = lit, col
+		op = map[string]string{"=": "=", "<=": ">=", "<": ">", ">=": "<=", ">": "<"}[op]
+	}
+	c, ok := col.(*expr.Column)
+	if !ok || c.Index != rn {
+		return "", 0, false
+	}
+	l, ok := lit.(*expr.Literal)
+	if !ok {
+		return "", 0, false
+	}
+	v, ok = l.Value.(int64)
+	return op, v, ok
 }
 
 // assignWatermarks puts a watermark assigner below every operator that
