@@ -64,15 +64,10 @@ func ParseStateTTL(v string) (time.Duration, error) {
 // watermarks only drive the expiry). It runs after the watermarks of
 // windows and interval joins were placed.
 func placeStateTTL(ctx context.Context, n Node) (Node, error) {
-	sess := sessionFrom(ctx)
-	if sess.mode != catalog.Unbounded {
-		return n, nil
-	}
-	ttl, err := ParseStateTTL(sess.setting(SettingStateTTL))
+	p, ttl, err := stateTTLPlacer(ctx)
 	if err != nil || ttl == 0 {
 		return n, err
 	}
-	p := &wmPlacer{sess: sess}
 	return transformUp(n, func(n Node) (Node, error) {
 		switch x := n.(type) {
 		case *Aggregate:
@@ -89,12 +84,12 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 		case *LookupJoin:
 			// Only over a changelog stream does it keep state (per live
 			// stream row); its clock is the stream's, not the table's.
-			if !changelog(x.Left, sess.mode) {
+			if !changelog(x.Left, p.sess.mode) {
 				return n, nil
 			}
-			c, err := p.clock(x.Left, ttl)
+			c, err := p.ttlClock(x.Left, ttl)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
+				return nil, err
 			}
 			return &StateTTL{Child: x.WithChildren([]Node{c, x.Right}), TTL: ttl}, nil
 		default:
@@ -102,14 +97,38 @@ func placeStateTTL(ctx context.Context, n Node) (Node, error) {
 		}
 		kids := append([]Node(nil), n.Children()...)
 		for i, k := range kids {
-			c, err := p.clock(k, ttl)
+			c, err := p.ttlClock(k, ttl)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
+				return nil, err
 			}
 			kids[i] = c
 		}
 		return &StateTTL{Child: n.WithChildren(kids), TTL: ttl}, nil
 	})
+}
+
+// stateTTLPlacer returns the state TTL of a continuous query and a
+// watermark placer for its clocks; the TTL is 0 when the query is bounded
+// or magnetar.state_ttl is not set.
+func stateTTLPlacer(ctx context.Context) (*wmPlacer, time.Duration, error) {
+	sess := sessionFrom(ctx)
+	if sess.mode != catalog.Unbounded {
+		return nil, 0, nil
+	}
+	ttl, err := ParseStateTTL(sess.setting(SettingStateTTL))
+	if err != nil || ttl == 0 {
+		return nil, 0, err
+	}
+	return &wmPlacer{sess: sess}, ttl, nil
+}
+
+// ttlClock is clock for the state TTL, its errors naming the setting.
+func (p *wmPlacer) ttlClock(n Node, ttl time.Duration) (Node, error) {
+	c, err := p.clock(n, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
+	}
+	return c, nil
 }
 
 // clockSplits is how finely a clock watermark cuts long batches: expiry

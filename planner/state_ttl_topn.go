@@ -1,11 +1,6 @@
 package planner
 
-import (
-	"context"
-	"fmt"
-
-	"github.com/magnetar-sql/magnetar/catalog"
-)
+import "context"
 
 // placeTopNStateTTL puts a StateTTL above every streaming Top-N of a
 // continuous query (per partition, ROW_NUMBER() ... <= n, and global,
@@ -16,23 +11,18 @@ import (
 // placeStateTTL, so the watermarks that put below an aggregate feeding the
 // Top-N serve as its clock too.
 func placeTopNStateTTL(ctx context.Context, n Node) (Node, error) {
-	sess := sessionFrom(ctx)
-	if sess.mode != catalog.Unbounded {
-		return n, nil
-	}
-	ttl, err := ParseStateTTL(sess.setting(SettingStateTTL))
+	p, ttl, err := stateTTLPlacer(ctx)
 	if err != nil || ttl == 0 {
 		return n, err
 	}
-	p := &wmPlacer{sess: sess}
 	return transformUp(n, func(n Node) (Node, error) {
 		t, ok := n.(*StreamTopN)
 		if !ok {
 			return n, nil
 		}
-		c, err := p.clock(t.Child, ttl)
+		c, err := p.ttlClock(t.Child, ttl)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", SettingStateTTL, err)
+			return nil, err
 		}
 		return &StateTTL{Child: t.WithChildren([]Node{c}), TTL: ttl}, nil
 	})
