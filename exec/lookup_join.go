@@ -421,26 +421,36 @@ func (j *LookupJoin) unindex(s int32) {
 	j.index[k] = best
 }
 
-// probe joins a left batch with the table.
-func (j *LookupJoin) probe(ctx context.Context, b Batch) (Batch, error) {
-	rec := b.Rec
-	n := int(rec.NumRows())
-	keys, err := evalAll(ctx, j.lkEvs, rec)
+// lookupRows matches each row of b with the table row of its key (its slot
+// in the table), or lkPad: no match, a NULL in the key, or, with
+// skipRetractions, a retraction (the caller finds the row it retracts).
+func (j *LookupJoin) lookupRows(ctx context.Context, b Batch, skipRetractions bool) ([]int32, error) {
+	n := int(b.Rec.NumRows())
+	keys, err := evalAll(ctx, j.lkEvs, b.Rec)
 	if err != nil {
-		return Batch{}, err
+		return nil, err
 	}
+	defer releaseArrays(keys)
 	j.enc = encodeRows(keys, n, j.enc, &j.i64, &j.u64, &j.f64, &j.strs)
 	match := make([]int32, n)
 	for i := 0; i < n; i++ {
-		match[i] = -1
-		if rowHasNull(keys, i) {
+		match[i] = lkPad
+		if (skipRetractions && b.Op(i).IsRetraction()) || rowHasNull(keys, i) {
 			continue
 		}
 		if s, ok := j.index[string(j.enc[i])]; ok {
 			match[i] = s
 		}
 	}
-	releaseArrays(keys)
+	return match, nil
+}
+
+// probe joins a left batch with the table.
+func (j *LookupJoin) probe(ctx context.Context, b Batch) (Batch, error) {
+	match, err := j.lookupRows(ctx, b, false)
+	if err != nil {
+		return Batch{}, err
+	}
 	out, err := j.assemble(b, match, j.typ == LeftJoin)
 	if err != nil || out.Rec == nil || j.resEv == nil {
 		return out, err

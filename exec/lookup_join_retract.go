@@ -124,24 +124,11 @@ func (j *LookupJoin) OrphanRetractions() int64 {
 
 // probeRetract joins a batch of a changelog left input with the table.
 func (j *LookupJoin) probeRetract(ctx context.Context, b Batch) (Batch, error) {
-	rec := b.Rec
-	n := int(rec.NumRows())
-	keys, err := evalAll(ctx, j.lkEvs, rec)
+	rec, n := b.Rec, int(b.Rec.NumRows())
+	match, err := j.lookupRows(ctx, b, true)
 	if err != nil {
 		return Batch{}, err
 	}
-	j.enc = encodeRows(keys, n, j.enc, &j.i64, &j.u64, &j.f64, &j.strs)
-	match := make([]int32, n)
-	for i := 0; i < n; i++ {
-		match[i] = lkPad
-		if b.Op(i).IsRetraction() || rowHasNull(keys, i) {
-			continue
-		}
-		if s, ok := j.index[string(j.enc[i])]; ok {
-			match[i] = s
-		}
-	}
-	releaseArrays(keys)
 	if j.resEv != nil {
 		if err := j.residualPads(ctx, b, match); err != nil {
 			return Batch{}, err
