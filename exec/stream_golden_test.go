@@ -626,19 +626,11 @@ func buildGoldenOp(op goldenOp, child exec.Operator, streams map[string]exec.Ope
 		}
 		return tn, nil
 	case "intervaljoin":
-		left, right := streams[op.args["left"]], streams[op.args["right"]]
-		if left == nil || right == nil {
-			return nil, fmt.Errorf("left=%q and right=%q must name streams", op.args["left"], op.args["right"])
+		left, right, lk, rk, err := goldenJoinInputs(op, streams)
+		if err != nil {
+			return nil, err
 		}
 		la, ra := goldenArgs{op.args, left.Schema()}, goldenArgs{op.args, right.Schema()}
-		lk, err := la.cols("lkeys")
-		if err != nil {
-			return nil, err
-		}
-		rk, err := ra.cols("rkeys")
-		if err != nil {
-			return nil, err
-		}
 		lt, err := la.col(op.args["ltime"])
 		if err != nil {
 			return nil, err

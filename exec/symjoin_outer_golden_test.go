@@ -15,29 +15,11 @@ import (
 // that type; its result becomes the current stream.
 func init() {
 	extraGoldenOps["outerjoin"] = func(op goldenOp, _ exec.Operator, streams map[string]exec.Operator, mem memory.Allocator) (exec.Operator, error) {
-		left, right := streams[op.args["left"]], streams[op.args["right"]]
-		if left == nil || right == nil {
-			return nil, fmt.Errorf("left=%q and right=%q must name streams", op.args["left"], op.args["right"])
-		}
 		typ, ok := map[string]exec.JoinType{"left": exec.LeftJoin, "right": exec.RightJoin, "full": exec.FullJoin,
 			"semi": exec.SemiJoin, "anti": exec.AntiJoin}[op.args["type"]]
 		if !ok {
 			return nil, fmt.Errorf("type=%q: want left, right, full, semi or anti", op.args["type"])
 		}
-		la, ra := goldenArgs{op.args, left.Schema()}, goldenArgs{op.args, right.Schema()}
-		lk, err := la.cols("lkeys")
-		if err != nil {
-			return nil, err
-		}
-		rk, err := ra.cols("rkeys")
-		if err != nil {
-			return nil, err
-		}
-		j, err := exec.NewHashJoin(left, right, lk, rk, typ, nil, mem)
-		if err != nil {
-			return nil, err
-		}
-		j.(*exec.HashJoin).SetStateTTL(la.dur("ttl"))
-		return j, nil
+		return goldenHashJoin(op, streams, typ, mem)
 	}
 }

@@ -15,25 +15,7 @@ import (
 //	agg [group=a,b] aggs=count(*),sum(v) [ttl=D]     unwindowed changelog aggregate
 var extraGoldenOps = map[string]func(op goldenOp, child exec.Operator, streams map[string]exec.Operator, mem memory.Allocator) (exec.Operator, error){
 	"join": func(op goldenOp, _ exec.Operator, streams map[string]exec.Operator, mem memory.Allocator) (exec.Operator, error) {
-		left, right := streams[op.args["left"]], streams[op.args["right"]]
-		if left == nil || right == nil {
-			return nil, fmt.Errorf("left=%q and right=%q must name streams", op.args["left"], op.args["right"])
-		}
-		la, ra := goldenArgs{op.args, left.Schema()}, goldenArgs{op.args, right.Schema()}
-		lk, err := la.cols("lkeys")
-		if err != nil {
-			return nil, err
-		}
-		rk, err := ra.cols("rkeys")
-		if err != nil {
-			return nil, err
-		}
-		j, err := exec.NewHashJoin(left, right, lk, rk, exec.InnerJoin, nil, mem)
-		if err != nil {
-			return nil, err
-		}
-		j.(*exec.HashJoin).SetStateTTL(la.dur("ttl"))
-		return j, nil
+		return goldenHashJoin(op, streams, exec.InnerJoin, mem)
 	},
 	"agg": func(op goldenOp, child exec.Operator, _ map[string]exec.Operator, mem memory.Allocator) (exec.Operator, error) {
 		a := goldenArgs{op.args, child.Schema()}
@@ -56,4 +38,42 @@ var extraGoldenOps = map[string]func(op goldenOp, child exec.Operator, streams m
 		h.(*exec.HashAggregate).SetStateTTL(a.dur("ttl"))
 		return h, nil
 	},
+}
+
+// goldenHashJoin builds a hash join of type typ of the streams left= and
+// right= on lkeys= and rkeys=, with the state TTL ttl= (verbs join and
+// outerjoin).
+func goldenHashJoin(op goldenOp, streams map[string]exec.Operator, typ exec.JoinType, mem memory.Allocator) (exec.Operator, error) {
+	left, right, lk, rk, err := goldenJoinInputs(op, streams)
+	if err != nil {
+		return nil, err
+	}
+	j, err := exec.NewHashJoin(left, right, lk, rk, typ, nil, mem)
+	if err != nil {
+		return nil, err
+	}
+	j.(*exec.HashJoin).SetStateTTL(goldenArgs{op.args, left.Schema()}.dur("ttl"))
+	return j, nil
+}
+
+// goldenJoinInputs resolves left= and right= to streams, and lkeys= and
+// rkeys= to key columns of each.
+func goldenJoinInputs(op goldenOp, streams map[string]exec.Operator) (left, right exec.Operator, lk, rk []expr.Expr, err error) {
+	left, right = streams[op.args["left"]], streams[op.args["right"]]
+	if left == nil || right == nil {
+		return nil, nil, nil, nil, fmt.Errorf("left=%q and right=%q must name streams", op.args["left"], op.args["right"])
+	}
+	lk, rk, err = goldenJoinKeys(op, left, right)
+	return left, right, lk, rk, err
+}
+
+// goldenJoinKeys reads lkeys= over left's columns and rkeys= over right's.
+func goldenJoinKeys(op goldenOp, left, right exec.Operator) (lk, rk []expr.Expr, err error) {
+	if lk, err = (goldenArgs{op.args, left.Schema()}).cols("lkeys"); err != nil {
+		return nil, nil, err
+	}
+	if rk, err = (goldenArgs{op.args, right.Schema()}).cols("rkeys"); err != nil {
+		return nil, nil, err
+	}
+	return lk, rk, nil
 }

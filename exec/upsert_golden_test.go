@@ -26,16 +26,11 @@ func init() {
 		if table == nil {
 			return nil, fmt.Errorf("table=%q must name a stream", op.args["table"])
 		}
-		la, ra := goldenArgs{op.args, child.Schema()}, goldenArgs{op.args, table.Schema()}
-		lk, err := la.cols("lkeys")
+		lk, rk, err := goldenJoinKeys(op, child, table)
 		if err != nil {
 			return nil, err
 		}
-		rk, err := ra.cols("rkeys")
-		if err != nil {
-			return nil, err
-		}
-		spec, err := goldenUpsertSpec(op, ra)
+		spec, err := goldenUpsertSpec(op, goldenArgs{op.args, table.Schema()})
 		if err != nil {
 			return nil, err
 		}
