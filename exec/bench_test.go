@@ -248,7 +248,11 @@ func BenchmarkHashAggregateStringKey(b *testing.B) {
 
 // BenchmarkHashJoinSymmetric: the streaming (symmetric) inner join, forced
 // by a watermark on the build side: 1M rows a side, keys in [0, 1M).
-func BenchmarkHashJoinSymmetric(b *testing.B) {
+func BenchmarkHashJoinSymmetric(b *testing.B) { benchSymmetricJoin(b, exec.InnerJoin) }
+
+// benchSymmetricJoin runs BenchmarkHashJoinSymmetric's streams through a
+// join of type typ.
+func benchSymmetricJoin(b *testing.B, typ exec.JoinType) {
 	mem := memory.NewGoAllocator()
 	s := arrow.NewSchema([]arrow.Field{{Name: "k", Type: i64}, {Name: "v", Type: i64}}, nil)
 	const rows = 1 << 20
@@ -265,7 +269,7 @@ func BenchmarkHashJoinSymmetric(b *testing.B) {
 			r.Retain()
 			rmsgs = append(rmsgs, exec.BatchMsg(r, nil))
 		}
-		j, err := exec.NewHashJoin(exec.NewValues(s, left), exectestSource(s, rmsgs), []expr.Expr{k}, []expr.Expr{k}, exec.InnerJoin, nil, mem)
+		j, err := exec.NewHashJoin(exec.NewValues(s, left), exectestSource(s, rmsgs), []expr.Expr{k}, []expr.Expr{k}, typ, nil, mem)
 		if err != nil {
 			b.Fatal(err)
 		}
