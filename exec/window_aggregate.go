@@ -115,6 +115,10 @@ type WindowSpec struct {
 	// emitted; rows arriving in that time update it (-U/+U, or -D/+I for
 	// sessions). 0 gives append-only output.
 	AllowedLateness time.Duration
+	// EarlyFire, when positive, also emits the partial results of changed
+	// windows every EarlyFire of processing time, as a changelog (see
+	// SetEarlyFire). Not for session windows.
+	EarlyFire time.Duration
 }
 
 func (s WindowSpec) String() string {
@@ -132,6 +136,9 @@ func (s WindowSpec) String() string {
 	}
 	if s.AllowedLateness > 0 {
 		fmt.Fprintf(&b, ", lateness=%s", s.AllowedLateness)
+	}
+	if s.EarlyFire > 0 {
+		fmt.Fprintf(&b, ", early_fire=%s", s.EarlyFire)
 	}
 	b.WriteString(")")
 	return b.String()
@@ -181,6 +188,7 @@ type WindowAggregate struct {
 	pending     []Message
 	done        bool
 	scratch     []int64
+	ef          *earlyFire // window_early_fire.go; nil: off
 }
 
 type winKey struct{ start, end int64 }
@@ -284,6 +292,11 @@ func NewWindowAggregate(child Operator, spec WindowSpec, groups []expr.Expr, gro
 	} else if _, err := w.newPane(winKey{}); err != nil {
 		return nil, err // validates the aggregates up front
 	}
+	if spec.EarlyFire > 0 {
+		if err := w.SetEarlyFire(spec.EarlyFire, nil); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
 }
 
@@ -324,6 +337,9 @@ func (w *WindowAggregate) Open(ctx context.Context) error { return w.child.Open(
 
 // Next implements Operator.
 func (w *WindowAggregate) Next(ctx context.Context) (Message, error) {
+	if w.ef != nil {
+		return w.nextEarly(ctx)
+	}
 	for {
 		if len(w.pending) > 0 {
 			m := w.pending[0]
@@ -570,6 +586,9 @@ func (w *WindowAggregate) update(wr *winRows, keys []arrow.Array, args [][]arrow
 		a.resize(ng)
 	}
 	p.rows = growSlice(p.rows, ng)
+	if w.ef != nil {
+		w.ef.markDirty(p, gids)
+	}
 	var touched []uint32
 	if p.emitted || ops != nil {
 		seen := map[uint32]bool{}
@@ -752,6 +771,12 @@ func (w *WindowAggregate) fire(end bool) error {
 	})
 	for _, p := range ready {
 		p.emitted = true
+		if w.ef != nil {
+			if err := w.fireFinal(p); err != nil {
+				return err
+			}
+			continue
+		}
 		var sel []uint32 // nil: every group (all have rows unless retractable)
 		if w.retractable {
 			sel = []uint32{}
@@ -810,14 +835,21 @@ func (s windowState) SizeBytes() int64 {
 	if s.w.sess != nil {
 		return s.w.sess.sizeBytes()
 	}
-	return int64(s.Entries()) * int64(16+16*len(s.w.aggs))
+	n := int64(s.Entries()) * int64(16+16*len(s.w.aggs))
+	if s.w.ef != nil {
+		n += s.w.ef.table.sizeBytes()
+	}
+	return n
 }
 
 // Snapshot writes the windows' state: session windows' buffered rows, or
 // the other windows' groups and accumulators (see hashagg_snapshot.go).
 func (s windowState) Snapshot(w io.Writer) error {
 	if s.w.sess == nil {
-		return s.w.snapshotPanes(w)
+		if err := s.w.snapshotPanes(w); err != nil || s.w.ef == nil {
+			return err
+		}
+		return s.w.ef.snapshot(w)
 	}
 	return s.w.sess.snapshot(w)
 }
@@ -825,7 +857,10 @@ func (s windowState) Snapshot(w io.Writer) error {
 // Restore reads what Snapshot wrote; call it before Open.
 func (s windowState) Restore(r io.Reader) error {
 	if s.w.sess == nil {
-		return s.w.restorePanes(r)
+		if err := s.w.restorePanes(r); err != nil || s.w.ef == nil {
+			return err
+		}
+		return s.w.ef.restore(r)
 	}
 	return s.w.sess.restore(r)
 }
@@ -837,6 +872,9 @@ func (w *WindowAggregate) Close() error {
 	}
 	w.pending = nil
 	w.panes = map[winKey]*pane{}
+	if w.ef != nil {
+		w.ef.close()
+	}
 	if w.sess != nil {
 		w.sess.reset()
 	}
