@@ -66,10 +66,30 @@ func gtopnKeys(desc bool) []exec.SortKey {
 	return []exec.SortKey{{Expr: col(gtopnS, "k"), Desc: desc, NullsFirst: !desc}}
 }
 
+// foldGlobalTopN runs msgs through a global streaming Top-N of n rows
+// after offset m by k (desc or not), retractable or not, and returns its
+// output folded (an error: a retraction of a row not emitted).
+func foldGlobalTopN(t *testing.T, mem memory.Allocator, msgs []exec.Message, desc bool, n, m int, retract bool) ([]string, error) {
+	t.Helper()
+	tn, err := exec.NewStreamingTopN(exectest.NewSource(gtopnS, msgs...), nil, gtopnKeys(desc), n, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tn.SetOffset(m); err != nil {
+		t.Fatal(err)
+	}
+	tn.SetRetractable(retract)
+	out, err := exectest.CollectMessages(context.Background(), tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exectest.ReleaseMessages(out)
+	return exectest.Fold(out)
+}
+
 func TestGlobalStreamingTopNMatchesBounded(t *testing.T) {
 	mem := newMem(t)
 	r := rand.New(rand.NewPCG(7, 11))
-	ctx := context.Background()
 	for iter := 0; iter < 300; iter++ {
 		rows := gtopnRows(r, 1+r.IntN(40))
 		n, m := 1+r.IntN(5), r.IntN(4)
@@ -78,20 +98,7 @@ func TestGlobalStreamingTopNMatchesBounded(t *testing.T) {
 		for _, b := range splitBatches(r, rows) {
 			msgs = append(msgs, exec.BatchMsg(exectest.Record(mem, gtopnS, b...), nil))
 		}
-		tn, err := exec.NewStreamingTopN(exectest.NewSource(gtopnS, msgs...), nil, gtopnKeys(desc), n, mem)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tn.SetOffset(m); err != nil {
-			t.Fatal(err)
-		}
-		tn.SetRetractable(retract)
-		out, err := exectest.CollectMessages(ctx, tn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := exectest.Fold(out)
-		exectest.ReleaseMessages(out)
+		got, err := foldGlobalTopN(t, mem, msgs, desc, n, m, retract)
 		if err != nil {
 			t.Fatalf("iteration %d: %v", iter, err)
 		}
@@ -109,7 +116,6 @@ func TestGlobalStreamingTopNMatchesBounded(t *testing.T) {
 func TestGlobalStreamingTopNChangelogMatchesBounded(t *testing.T) {
 	mem := newMem(t)
 	r := rand.New(rand.NewPCG(3, 5))
-	ctx := context.Background()
 	for iter := 0; iter < 300; iter++ {
 		n, m := 1+r.IntN(4), r.IntN(3)
 		desc := r.IntN(2) == 0
@@ -135,20 +141,7 @@ func TestGlobalStreamingTopNChangelogMatchesBounded(t *testing.T) {
 			msgs = append(msgs, exec.BatchMsg(exectest.Record(mem, gtopnS, rows[:c]...), slices.Clone(kinds[:c])))
 			rows, kinds = rows[c:], kinds[c:]
 		}
-		tn, err := exec.NewStreamingTopN(exectest.NewSource(gtopnS, msgs...), nil, gtopnKeys(desc), n, mem)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tn.SetOffset(m); err != nil {
-			t.Fatal(err)
-		}
-		tn.SetRetractable(true)
-		out, err := exectest.CollectMessages(ctx, tn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := exectest.Fold(out)
-		exectest.ReleaseMessages(out)
+		got, err := foldGlobalTopN(t, mem, msgs, desc, n, m, true)
 		if err != nil {
 			t.Fatalf("iteration %d: %v", iter, err)
 		}
