@@ -248,44 +248,11 @@ func TestSymmetricOuterJoinRandom(t *testing.T) {
 					} else {
 						barrier := exec.Message{Kind: exec.MsgBarrier, Barrier: 1}
 						j1 := newJoin(append(msgs("l", lb, lops, 0, cut), barrier), append(msgs("r", rb, rops, 0, cut), barrier))
-						if err := j1.Open(ctx); err != nil {
-							t.Fatal(err)
-						}
-						for {
-							m, err := j1.Next(ctx)
-							if err != nil {
-								t.Fatal(err)
-							}
-							if m.Kind == exec.MsgEnd {
-								t.Fatal("no barrier")
-							}
-							if m.Kind == exec.MsgBarrier {
-								break
-							}
-							got = append(got, m)
-						}
-						var snap bytes.Buffer
-						if err := j1.State().Snapshot(&snap); err != nil {
-							t.Fatal(err)
-						}
-						j1.Close()
+						var snap []byte
+						got, snap = snapshotAtBarrier(t, ctx, j1)
 						j2 := newJoin(msgs("l", lb, lops, cut, len(lb)), msgs("r", rb, rops, cut, len(rb)))
-						if err := j2.Open(ctx); err != nil {
-							t.Fatal(err)
-						}
-						if err := j2.State().Restore(bytes.NewReader(snap.Bytes())); err != nil {
-							t.Fatal(err)
-						}
-						// Already open: drained by hand (CollectMessages opens).
-						var err error
-						for {
-							var m exec.Message
-							if m, err = j2.Next(ctx); err != nil || m.Kind == exec.MsgEnd {
-								break
-							}
-							got = append(got, m)
-						}
-						j2.Close()
+						more, err := resumeFrom(t, ctx, j2, snap)
+						got = append(got, more...)
 						if err != nil {
 							exectest.ReleaseMessages(got)
 							t.Fatalf("seed %d, %s join, cut %d: %v\nleft %v %v\nright %v %v", seed, typ, cut, err, lb, lops, rb, rops)
@@ -304,6 +271,64 @@ func TestSymmetricOuterJoinRandom(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// statefulOp is an operator with checkpointed state.
+type statefulOp interface {
+	exec.Operator
+	exec.Stateful
+}
+
+// snapshotAtBarrier opens op and pulls it to its first barrier; it returns
+// the messages before the barrier and the snapshot of op's state there,
+// and closes op. No barrier is fatal.
+func snapshotAtBarrier(t *testing.T, ctx context.Context, op statefulOp) ([]exec.Message, []byte) {
+	t.Helper()
+	if err := op.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []exec.Message
+	for {
+		m, err := op.Next(ctx)
+		if err != nil || m.Kind == exec.MsgEnd {
+			t.Fatalf("no barrier (%v)", err)
+		}
+		if m.Kind == exec.MsgBarrier {
+			break
+		}
+		got = append(got, m)
+	}
+	var snap bytes.Buffer
+	if err := op.State().Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	op.Close()
+	return got, snap.Bytes()
+}
+
+// resumeFrom opens op, restores snap into it and pulls it to the end: the
+// messages, and the error that stopped it early; it closes op.
+func resumeFrom(t *testing.T, ctx context.Context, op statefulOp, snap []byte) ([]exec.Message, error) {
+	t.Helper()
+	if err := op.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.State().Restore(bytes.NewReader(snap)); err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	// Already open: drained by hand (CollectMessages opens).
+	var got []exec.Message
+	for {
+		m, err := op.Next(ctx)
+		if err != nil {
+			return got, err
+		}
+		if m.Kind == exec.MsgEnd {
+			return got, nil
+		}
+		got = append(got, m)
 	}
 }
 
@@ -395,49 +420,17 @@ func TestSymmetricOuterJoinSnapshotTTL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j1 := newJoin(typ, l1(), r1())
-		if err := j1.Open(ctx); err != nil {
-			t.Fatal(err)
-		}
-		var got []exec.Message
-		for {
-			m, err := j1.Next(ctx)
-			if err != nil || m.Kind == exec.MsgEnd {
-				t.Fatalf("%s join: no barrier (%v)", typ, err)
-			}
-			if m.Kind == exec.MsgBarrier {
-				break
-			}
-			got = append(got, m)
-		}
-		var snap bytes.Buffer
-		if err := j1.State().Snapshot(&snap); err != nil {
-			t.Fatal(err)
-		}
-		j1.Close()
+		got, snap := snapshotAtBarrier(t, ctx, newJoin(typ, l1(), r1()))
 		other := newJoin(exec.InnerJoin, nil, nil)
-		if err := other.State().Restore(bytes.NewReader(snap.Bytes())); err == nil {
+		if err := other.State().Restore(bytes.NewReader(snap)); err == nil {
 			t.Errorf("a %s join's snapshot restored into an inner join", typ)
 		}
 		other.Close()
-		j2 := newJoin(typ, l2(), r2())
-		if err := j2.Open(ctx); err != nil {
+		more, err := resumeFrom(t, ctx, newJoin(typ, l2(), r2()), snap)
+		got = append(got, more...)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := j2.State().Restore(bytes.NewReader(snap.Bytes())); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			m, err := j2.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Kind == exec.MsgEnd {
-				break
-			}
-			got = append(got, m)
-		}
-		j2.Close()
 		folded, err := exectest.Fold(got)
 		log := exectest.Changelog(got)
 		exectest.ReleaseMessages(got)
