@@ -79,7 +79,8 @@ var tableOptionDoc = map[string]func(v string, sch *arrow.Schema, meta []arrow.F
 // sessionSettingCheck validates the values of session settings that have
 // a fixed form when they are SET (others are checked when a query uses them).
 var sessionSettingCheck = map[string]func(v string) error{
-	planner.SettingStateTTL: func(v string) error { _, err := planner.ParseStateTTL(v); return err },
+	planner.SettingStateTTL:        func(v string) error { _, err := planner.ParseStateTTL(v); return err },
+	planner.SettingWindowEarlyFire: func(v string) error { _, err := planner.ParseWindowEarlyFire(v); return err },
 }
 
 // checkSessionSetting validates SET name = value ("" unsets).

@@ -165,7 +165,7 @@ func changelog(n Node, mode catalog.Mode) bool {
 		}
 		return changelog(x.Child, mode)
 	case *WindowAggregate:
-		return x.Spec.AllowedLateness > 0 || changelog(x.Child, mode)
+		return x.Spec.AllowedLateness > 0 || x.Spec.EarlyFire > 0 || changelog(x.Child, mode)
 	case *Deduplicate:
 		return true
 	case *UpsertMaterialize: // upsert.go: only a continuous read emits updates

@@ -26,6 +26,7 @@ var Rules = []Rule{
 	{Name: "prune_columns", Apply: pruneColumns},
 	{Name: "push_down_limit", Apply: pushDownLimit},
 	{Name: "merge_projections", Apply: mergeProjections},
+	{Name: "window_early_fire", Apply: windowEarlyFire}, // window_early_fire.go
 	{Name: "assign_watermarks", Apply: assignWatermarks},
 }
 
