@@ -27,16 +27,15 @@ func findLookup(op exec.Operator) *exec.LookupJoin {
 	return nil
 }
 
-// TestLookupJoinRetractableOverChangelog: the builder makes a lookup join
-// materialize its output exactly when its stream side may retract rows (a
-// continuous aggregate), not over an append-only stream or in a bounded
-// run.
-func TestLookupJoinRetractableOverChangelog(t *testing.T) {
+// lookupCatalog is a memory catalog with the stream bids (auction, price,
+// then extra) and the table auctions (id PRIMARY KEY, item).
+func lookupCatalog(t *testing.T, extra ...arrow.Field) *memcat.Catalog {
+	t.Helper()
 	m := memcat.New()
 	t.Cleanup(m.Close)
 	ctx := context.Background()
-	bids := arrow.NewSchema([]arrow.Field{{Name: "auction", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "price", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	bids := arrow.NewSchema(append([]arrow.Field{{Name: "auction", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "price", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, extra...), nil)
 	auctions := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "item", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	if err := m.CreateTable(ctx, "default", catalog.TableDef{Name: "bids", Schema: bids}, false); err != nil {
@@ -45,6 +44,30 @@ func TestLookupJoinRetractableOverChangelog(t *testing.T) {
 	if err := m.CreateTable(ctx, "default", catalog.TableDef{Name: "auctions", Schema: auctions, PrimaryKey: []string{"id"}}, false); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// buildLookup builds the plan n in mode and returns its first LookupJoin,
+// and done, which closes the built operators.
+func buildLookup(t *testing.T, n Node, mode catalog.Mode) (j *exec.LookupJoin, done func()) {
+	t.Helper()
+	op, err := (&Builder{Mode: mode}).Build(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j = findLookup(op); j == nil {
+		op.Close()
+		t.Fatalf("no lookup join in %s", op)
+	}
+	return j, func() { op.Close() }
+}
+
+// TestLookupJoinRetractableOverChangelog: the builder makes a lookup join
+// materialize its output exactly when its stream side may retract rows (a
+// continuous aggregate), not over an append-only stream or in a bounded
+// run.
+func TestLookupJoinRetractableOverChangelog(t *testing.T) {
+	m := lookupCatalog(t)
 	const agg = `SELECT b.auction, b.n, a.item FROM (SELECT auction, COUNT(*) AS n FROM bids GROUP BY auction) b
 		LEFT JOIN auctions a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id`
 	const plain = `SELECT b.auction, b.price, a.item FROM bids b JOIN auctions a AS OF TIMESTAMP PROCTIME() ON b.auction = a.id`
@@ -61,17 +84,9 @@ func TestLookupJoinRetractableOverChangelog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		op, err := (&Builder{Mode: tc.mode}).Build(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j := findLookup(op)
-		if j == nil {
-			op.Close()
-			t.Fatalf("no lookup join in %s", op)
-		}
+		j, done := buildLookup(t, n, tc.mode)
 		got := j.Retractable()
-		op.Close()
+		done()
 		if got != tc.want {
 			t.Errorf("mode %v, %q: retractable = %v, want %v", tc.mode, tc.q, got, tc.want)
 		}
@@ -83,20 +98,8 @@ func TestLookupJoinRetractableOverChangelog(t *testing.T) {
 // watermark as its clock); one over an append-only stream keeps no state
 // and gets none.
 func TestLookupJoinStateTTL(t *testing.T) {
-	m := memcat.New()
-	t.Cleanup(m.Close)
+	m := lookupCatalog(t, arrow.Field{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_us, Nullable: true})
 	ctx := context.Background()
-	bids := arrow.NewSchema([]arrow.Field{{Name: "auction", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "price", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "ts", Type: arrow.FixedWidthTypes.Timestamp_us, Nullable: true}}, nil)
-	auctions := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "item", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
-	if err := m.CreateTable(ctx, "default", catalog.TableDef{Name: "bids", Schema: bids}, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.CreateTable(ctx, "default", catalog.TableDef{Name: "auctions", Schema: auctions, PrimaryKey: []string{"id"}}, false); err != nil {
-		t.Fatal(err)
-	}
 	sctx := WithSession(ctx, catalog.Unbounded, map[string]string{SettingStateTTL: "1 HOUR", SettingEventTime: "ts"})
 	for _, tc := range []struct {
 		q    string
@@ -129,17 +132,9 @@ func TestLookupJoinStateTTL(t *testing.T) {
 		if got := strings.HasPrefix(above, "StateTTL ttl=1h0m0s"); got != (tc.want > 0) {
 			t.Errorf("StateTTL above the lookup join = %v, want %v:\n%s", got, tc.want > 0, text)
 		}
-		op, err := (&Builder{Mode: catalog.Unbounded}).Build(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j := findLookup(op)
-		if j == nil {
-			op.Close()
-			t.Fatalf("no lookup join in %s", op)
-		}
+		j, done := buildLookup(t, n, catalog.Unbounded)
 		got := j.StateTTL()
-		op.Close()
+		done()
 		if got != tc.want {
 			t.Errorf("%q: operator TTL = %s, want %s", tc.q, got, tc.want)
 		}
