@@ -2,7 +2,10 @@ package exec_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
@@ -18,11 +21,6 @@ import (
 func TestSymmetricJoinTTLRetractionMatchesItsInsertion(t *testing.T) {
 	mem := stMem(t)
 	ctx := context.Background()
-	s := exectest.Schema("k", i64, "ts", tsType)
-	barrier := exec.Message{Kind: exec.MsgBarrier, Barrier: 1}
-	row := func(op exec.ChangeKind, k int64, ts float64) exec.Message {
-		return exec.BatchMsg(exectest.Record(mem, s, []any{k, sec(ts)}), []exec.ChangeKind{op})
-	}
 	want := map[exec.JoinType][]string{
 		exec.InnerJoin: nil,
 		exec.LeftJoin:  {"1|1970-01-01T00:01:40Z|NULL|NULL"},
@@ -31,27 +29,39 @@ func TestSymmetricJoinTTLRetractionMatchesItsInsertion(t *testing.T) {
 		exec.SemiJoin:  nil,
 		exec.AntiJoin:  {"1|1970-01-01T00:01:40Z"},
 	}
-	for _, typ := range []exec.JoinType{exec.InnerJoin, exec.LeftJoin, exec.RightJoin, exec.FullJoin, exec.SemiJoin, exec.AntiJoin} {
-		// The right input waits at its barrier until the left's rows are in.
-		l := []exec.Message{exec.WatermarkMsg(int64(sec(1))), exec.WatermarkMsg(int64(sec(100))), row(exec.Insert, 1, 100), barrier}
-		r := []exec.Message{exec.WatermarkMsg(int64(sec(1))), barrier, row(exec.Insert, 1, 1),
-			exec.WatermarkMsg(int64(sec(95))), row(exec.Delete, 1, 1)}
-		j := must(exec.NewHashJoin(exectest.NewSource(s, l...), exectest.NewSource(s, r...),
-			[]expr.Expr{colOf(s, "k")}, []expr.Expr{colOf(s, "k")}, typ, nil, mem)).(*exec.HashJoin)
-		j.SetStateTTL(10e9)
-		msgs, err := exectest.CollectMessages(ctx, j)
-		log := exectest.Changelog(msgs)
-		folded, ferr := exectest.Fold(msgs)
-		exectest.ReleaseMessages(msgs)
-		if err != nil {
-			t.Fatalf("%s join: %v", typ, err)
+	// An integer key and a string key (the two indexes of the join state).
+	for _, keyType := range []arrow.DataType{i64, str} {
+		s := exectest.Schema("k", keyType, "ts", tsType)
+		barrier := exec.Message{Kind: exec.MsgBarrier, Barrier: 1}
+		row := func(op exec.ChangeKind, k int64, ts float64) exec.Message {
+			var kv any = k
+			if keyType == str {
+				kv = fmt.Sprint(k)
+			}
+			return exec.BatchMsg(exectest.Record(mem, s, []any{kv, sec(ts)}), []exec.ChangeKind{op})
 		}
-		if ferr != nil {
-			t.Errorf("%s join: %v\n%q", typ, ferr, log)
-			continue
-		}
-		if err := exectest.Equal(folded, want[typ]); err != nil {
-			t.Errorf("%s join: %v\n%q", typ, err, log)
+		for _, typ := range []exec.JoinType{exec.InnerJoin, exec.LeftJoin, exec.RightJoin, exec.FullJoin, exec.SemiJoin, exec.AntiJoin} {
+			// The right input waits at its barrier until the left's rows are in.
+			l := []exec.Message{exec.WatermarkMsg(int64(sec(1))), exec.WatermarkMsg(int64(sec(100))), row(exec.Insert, 1, 100), barrier}
+			r := []exec.Message{exec.WatermarkMsg(int64(sec(1))), barrier, row(exec.Insert, 1, 1),
+				exec.WatermarkMsg(int64(sec(95))), row(exec.Delete, 1, 1)}
+			j := must(exec.NewHashJoin(exectest.NewSource(s, l...), exectest.NewSource(s, r...),
+				[]expr.Expr{colOf(s, "k")}, []expr.Expr{colOf(s, "k")}, typ, nil, mem)).(*exec.HashJoin)
+			j.SetStateTTL(10e9)
+			msgs, err := exectest.CollectMessages(ctx, j)
+			log := exectest.Changelog(msgs)
+			folded, ferr := exectest.Fold(msgs)
+			exectest.ReleaseMessages(msgs)
+			if err != nil {
+				t.Fatalf("%s join: %v", typ, err)
+			}
+			if ferr != nil {
+				t.Errorf("%s join, %s key: %v\n%q", typ, keyType, ferr, log)
+				continue
+			}
+			if err := exectest.Equal(folded, want[typ]); err != nil {
+				t.Errorf("%s join, %s key: %v\n%q", typ, keyType, err, log)
+			}
 		}
 	}
 }
