@@ -2,36 +2,12 @@ package engine
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-)
 
-// foldChangelog folds "+I a\tb" lines: each retraction must cancel an
-// equal row emitted before it.
-func foldChangelog(lines []string) ([]string, error) {
-	count := map[string]int{}
-	for _, l := range lines {
-		op, row, _ := strings.Cut(l, " ")
-		if op == "-U" || op == "-D" {
-			if count[row] == 0 {
-				return nil, fmt.Errorf("%s of a row never emitted (or already retracted): %q", op, row)
-			}
-			count[row]--
-			continue
-		}
-		count[row]++
-	}
-	var out []string
-	for r, n := range count {
-		for ; n > 0; n-- {
-			out = append(out, r)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
+	"github.com/magnetar-sql/magnetar/exec/exectest"
+)
 
 // TestPulsarLookupJoinOverAggregate: a continuous lookup join whose stream
 // is an aggregate's changelog. When the table row changes between a
@@ -58,7 +34,7 @@ func TestPulsarLookupJoinOverAggregate(t *testing.T) {
 		total++
 		n += 2 // -U old total, +U new total
 		lines := r.wait(t, n)
-		if _, err := foldChangelog(lines); err != nil {
+		if _, err := exectest.FoldLines(lines); err != nil {
 			t.Fatalf("%v\nchangelog:\n%s", err, strings.Join(lines, "\n"))
 		}
 		last := lines[n-1]
@@ -76,7 +52,7 @@ func TestPulsarLookupJoinOverAggregate(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	folded, err := foldChangelog(r.wait(t, n))
+	folded, err := exectest.FoldLines(r.wait(t, n))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,30 +137,6 @@ func (h *lookupHarness) close() {
 	h.j.Close()
 }
 
-// foldLines folds "+I row" lines: a retraction must cancel an equal row.
-func foldLines(lines []string) ([]string, error) {
-	count := map[string]int{}
-	for _, l := range lines {
-		op, row := l[:2], l[3:]
-		if op == "-D" || op == "-U" {
-			if count[row] == 0 {
-				return nil, fmt.Errorf("retraction of absent row %q", row)
-			}
-			count[row]--
-			continue
-		}
-		count[row]++
-	}
-	var out []string
-	for r, n := range count {
-		for ; n > 0; n-- {
-			out = append(out, r)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
 var (
 	ins  = exec.Insert
 	delK = exec.Delete
@@ -207,7 +183,7 @@ func TestLookupJoinChangelogRetractsEmitted(t *testing.T) {
 			if err := exectest.Equal(got, tc.afterWant); err != nil {
 				t.Fatal(err)
 			}
-			folded, err := foldLines(h.log)
+			folded, err := exectest.FoldLines(h.log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +217,7 @@ func TestLookupJoinChangelogRetractsEmitted(t *testing.T) {
 	h.stream(nil, []any{1, 10})
 	h.table(up(1, "a9"))
 	h.stream(ops(delK), []any{1, 10})
-	if _, err := foldLines(h.log); err == nil {
+	if _, err := exectest.FoldLines(h.log); err == nil {
 		t.Fatalf("append-only join over a changelog folded cleanly: %q", h.log)
 	}
 	h.finish()
@@ -414,7 +390,7 @@ func runLookupModel(t *testing.T, typ exec.JoinType, residual expr.Expr, seed in
 		}
 	}
 	sort.Strings(wantLive)
-	folded, err := foldLines(h.log)
+	folded, err := exectest.FoldLines(h.log)
 	if err != nil {
 		t.Fatal(err)
 	}

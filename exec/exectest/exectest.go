@@ -224,21 +224,22 @@ func Changelog(msgs []exec.Message) []string {
 // Fold applies a changelog to an empty multiset and returns the remaining
 // rows, sorted. Retracting a row that is not there is an error.
 func Fold(msgs []exec.Message) ([]string, error) {
+	return FoldLines(Changelog(msgs))
+}
+
+// FoldLines is Fold over changelog lines: a change kind ("+I", "-D", "-U",
+// "+U"), a space, then the row in any rendering.
+func FoldLines(lines []string) ([]string, error) {
 	count := map[string]int{}
-	for _, m := range msgs {
-		if m.Kind != exec.MsgBatch {
-			continue
-		}
-		for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
-			row := Row(m.Batch.Rec, i)
-			if m.Batch.Op(i).IsRetraction() {
-				if count[row] == 0 {
-					return nil, fmt.Errorf("retraction of absent row %q", row)
-				}
-				count[row]--
-			} else {
-				count[row]++
+	for _, l := range lines {
+		op, row, _ := strings.Cut(l, " ")
+		if op == exec.Delete.String() || op == exec.UpdateBefore.String() {
+			if count[row] == 0 {
+				return nil, fmt.Errorf("retraction of absent row %q", row)
 			}
+			count[row]--
+		} else {
+			count[row]++
 		}
 	}
 	var out []string
