@@ -70,24 +70,15 @@ func TestOuterJoinBoundedUnderWindow(t *testing.T) {
 			"+I 2024-01-01 00:00:00|2|1", "+I 2024-01-01 00:02:00|1|0"},
 	} {
 		var got []string
-		err := s.Run(context.Background(), q, func(r *Result) error {
-			for {
-				m, err := r.Rows.Next(context.Background())
-				if err != nil {
-					return err
+		err := eachBatch(context.Background(), s, q, func(b exec.Batch) error {
+			for i := 0; i < int(b.Rec.NumRows()); i++ {
+				cells := make([]string, b.Rec.NumCols())
+				for c := range cells {
+					cells[c] = expr.FormatValue(b.Rec.Column(c), i)
 				}
-				if m.Kind == exec.MsgEnd {
-					return nil
-				}
-				for i := 0; m.Kind == exec.MsgBatch && i < int(m.Batch.Rec.NumRows()); i++ {
-					cells := make([]string, m.Batch.Rec.NumCols())
-					for c := range cells {
-						cells[c] = expr.FormatValue(m.Batch.Rec.Column(c), i)
-					}
-					got = append(got, m.Batch.Op(i).String()+" "+strings.Join(cells, "|"))
-				}
-				m.Release()
+				got = append(got, b.Op(i).String()+" "+strings.Join(cells, "|"))
 			}
+			return nil
 		})
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)

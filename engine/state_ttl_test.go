@@ -45,20 +45,9 @@ func newContinuousTTLSession(t *testing.T, ttl string) (*Engine, *Session, func(
 func explainText(t *testing.T, s *Session, q string) string {
 	t.Helper()
 	var lines []string
-	err := s.Run(context.Background(), "EXPLAIN "+q, func(r *Result) error {
-		for {
-			m, err := r.Rows.Next(context.Background())
-			if err != nil {
-				return err
-			}
-			if m.Kind == exec.MsgEnd {
-				return nil
-			}
-			if m.Kind == exec.MsgBatch {
-				lines = append(lines, exectest.Rows([]arrow.RecordBatch{m.Batch.Rec})...)
-			}
-			m.Release()
-		}
+	err := eachBatch(context.Background(), s, "EXPLAIN "+q, func(b exec.Batch) error {
+		lines = append(lines, exectest.Rows([]arrow.RecordBatch{b.Rec})...)
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("EXPLAIN %s: %v", q, err)

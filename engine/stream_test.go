@@ -128,10 +128,10 @@ func sortedRows(count map[string]int) []string {
 	return out
 }
 
-// runFolded runs a bounded query and folds its output.
-func runFolded(ctx context.Context, s *Session, q string) ([]string, error) {
-	count := map[string]int{}
-	err := s.Run(ctx, q, func(r *Result) error {
+// eachBatch runs the bounded query q and hands each batch of its result
+// to fn (the batch is released after fn returns; an error stops the run).
+func eachBatch(ctx context.Context, s *Session, q string, fn func(exec.Batch) error) error {
+	return s.Run(ctx, q, func(r *Result) error {
 		for {
 			m, err := r.Rows.Next(ctx)
 			if err != nil {
@@ -141,14 +141,20 @@ func runFolded(ctx context.Context, s *Session, q string) ([]string, error) {
 				return nil
 			}
 			if m.Kind == exec.MsgBatch {
-				err := foldInto(count, m.Batch)
-				m.Release()
-				if err != nil {
-					return err
-				}
+				err = fn(m.Batch)
+			}
+			m.Release()
+			if err != nil {
+				return err
 			}
 		}
 	})
+}
+
+// runFolded runs a bounded query and folds its output.
+func runFolded(ctx context.Context, s *Session, q string) ([]string, error) {
+	count := map[string]int{}
+	err := eachBatch(ctx, s, q, func(b exec.Batch) error { return foldInto(count, b) })
 	return sortedRows(count), err
 }
 
