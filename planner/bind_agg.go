@@ -386,6 +386,9 @@ func (b *Binder) frame(f *ast.FrameClause) (exec.Frame, error) {
 				}
 				return exec.FrameBound{Kind: exec.UnboundedFollowing}, nil
 			}
+			if f.Type == ast.Ranges {
+				return b.rangeOffset(fb) // over_aggregate.go: intervals
+			}
 			v, ok := fb.Expr.(ast.ValueExpr)
 			if !ok || fb.Unit != 0 {
 				return exec.FrameBound{}, b.errAt("preceding", "unsupported: frame offsets other than integer constants")

@@ -73,7 +73,10 @@ func (bl *Builder) build(ctx context.Context, n Node) (op exec.Operator, unbound
 				err = fmt.Errorf("unsupported: a join of two streams without an equality condition in a continuous query (it would wait for the end of its right input); join ON an equality of columns (a.k = b.k), a time interval (b.ts BETWEEN a.ts AND a.ts + INTERVAL 1 MINUTE) or a lookup (JOIN t AS OF TIMESTAMP PROCTIME()), or SET %s = 'bounded'", "magnetar.mode")
 			}
 		case *Window:
-			err = fmt.Errorf("unsupported: window functions in a continuous query; SET %s = 'bounded'", "magnetar.mode")
+			// Supported ones became OverAggregates (over_aggregate.go).
+			if err = continuousWindowError(x); err == nil {
+				err = fmt.Errorf("unsupported: window functions in a continuous query planned without its session; SET %s = 'bounded'", "magnetar.mode")
+			}
 		}
 		if err != nil {
 			for _, o := range kids {
@@ -157,6 +160,8 @@ func (bl *Builder) buildOne(ctx context.Context, n Node, kids []exec.Operator, k
 		return exec.NewLimit(kids[0], x.Offset, x.Count), nil
 	case *Union:
 		return exec.NewUnion(kids), nil
+	case *OverAggregate:
+		return bl.buildOver(x, kids[0], mem) // over_aggregate.go
 	case *Window:
 		inW := len(x.Child.Schema())
 		calls := make([]exec.WindowCall, len(x.Funcs))

@@ -27,6 +27,7 @@ var Rules = []Rule{
 	{Name: "push_down_limit", Apply: pushDownLimit},
 	{Name: "merge_projections", Apply: mergeProjections},
 	{Name: "window_early_fire", Apply: windowEarlyFire}, // window_early_fire.go
+	{Name: "continuous_over", Apply: continuousOver},    // over_aggregate.go
 	{Name: "assign_watermarks", Apply: assignWatermarks},
 }
 
