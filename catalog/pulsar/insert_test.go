@@ -68,6 +68,20 @@ func (e *sqlEnv) run(text string) (string, []string) {
 	return status, rows
 }
 
+// tabRow renders row i of rec as its cells (NULL, else expr.FormatValue)
+// joined by tabs.
+func tabRow(rec arrow.RecordBatch, i int) string {
+	cells := make([]string, rec.NumCols())
+	for j := range cells {
+		if rec.Column(j).IsNull(i) {
+			cells[j] = "NULL"
+		} else {
+			cells[j] = expr.FormatValue(rec.Column(j), i)
+		}
+	}
+	return strings.Join(cells, "\t")
+}
+
 func (e *sqlEnv) try(text string) (string, []string, error) {
 	var status string
 	var rows []string
@@ -87,17 +101,8 @@ func (e *sqlEnv) try(text string) (string, []string, error) {
 			if m.Kind != exec.MsgBatch {
 				continue
 			}
-			rec := m.Batch.Rec
-			for i := 0; i < int(rec.NumRows()); i++ {
-				cells := make([]string, rec.NumCols())
-				for j := range cells {
-					if rec.Column(j).IsNull(i) {
-						cells[j] = "NULL"
-					} else {
-						cells[j] = expr.FormatValue(rec.Column(j), i)
-					}
-				}
-				rows = append(rows, strings.Join(cells, "\t"))
+			for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
+				rows = append(rows, tabRow(m.Batch.Rec, i))
 			}
 			m.Release()
 		}

@@ -14,7 +14,6 @@ import (
 	cpulsar "github.com/magnetar-sql/magnetar/catalog/pulsar"
 	"github.com/magnetar-sql/magnetar/engine"
 	"github.com/magnetar-sql/magnetar/exec"
-	"github.com/magnetar-sql/magnetar/expr"
 	"github.com/magnetar-sql/magnetar/internal/testbroker"
 	"github.com/magnetar-sql/magnetar/internal/testjava"
 )
@@ -143,15 +142,7 @@ func continuous(t *testing.T, e *sqlEnv, q string) *continuousRun {
 				rec := m.Batch.Rec
 				r.mu.Lock()
 				for i := 0; i < int(rec.NumRows()); i++ {
-					cells := make([]string, rec.NumCols())
-					for j := range cells {
-						if rec.Column(j).IsNull(i) {
-							cells[j] = "NULL"
-						} else {
-							cells[j] = expr.FormatValue(rec.Column(j), i)
-						}
-					}
-					r.lines = append(r.lines, m.Batch.Op(i).String()+" "+strings.Join(cells, "\t"))
+					r.lines = append(r.lines, m.Batch.Op(i).String()+" "+tabRow(rec, i))
 				}
 				r.mu.Unlock()
 				m.Release()
