@@ -117,7 +117,7 @@ type WindowSpec struct {
 	AllowedLateness time.Duration
 	// EarlyFire, when positive, also emits the partial results of changed
 	// windows every EarlyFire of processing time, as a changelog (see
-	// SetEarlyFire). Not for session windows.
+	// SetEarlyFire).
 	EarlyFire time.Duration
 }
 
@@ -851,7 +851,10 @@ func (s windowState) Snapshot(w io.Writer) error {
 		}
 		return s.w.ef.snapshot(w)
 	}
-	return s.w.sess.snapshot(w)
+	if err := s.w.sess.snapshot(w); err != nil || s.w.ef == nil {
+		return err
+	}
+	return s.w.ef.snapshotSessions(s.w.sess, w)
 }
 
 // Restore reads what Snapshot wrote; call it before Open.
@@ -862,7 +865,10 @@ func (s windowState) Restore(r io.Reader) error {
 		}
 		return s.w.ef.restore(r)
 	}
-	return s.w.sess.restore(r)
+	if err := s.w.sess.restore(r); err != nil || s.w.ef == nil {
+		return err
+	}
+	return s.w.ef.restoreSessions(s.w.sess, r)
 }
 
 // Close implements Operator.

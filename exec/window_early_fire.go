@@ -47,6 +47,10 @@ type earlyFire struct {
 	// group).
 	table *rowTable
 	panes map[winKey]*paneEarly
+	// Session windows (window_early_fire_session.go): sessions changed
+	// since the last fire, and slots of partial rows to retract.
+	sdirty   []*session
+	sretract []int32
 
 	pf   *Prefetcher
 	tick <-chan time.Time
@@ -76,14 +80,11 @@ type earlyRow struct {
 // SetEarlyFire makes the operator emit the partial results of the windows
 // that changed every interval of processing time (0: off, the default),
 // ticked by clock (nil: the wall clock). The output becomes a changelog.
-// Session windows are not supported. Call it before Open.
+// Call it before Open.
 func (w *WindowAggregate) SetEarlyFire(every time.Duration, clock EarlyFireClock) error {
 	if every <= 0 {
 		w.ef = nil
 		return nil
-	}
-	if w.sess != nil {
-		return fmt.Errorf("window aggregate: early fire is not supported for session windows")
 	}
 	types := make([]arrow.DataType, len(w.schema.Fields()))
 	for i, f := range w.schema.Fields() {
@@ -189,6 +190,9 @@ func (w *WindowAggregate) nextEarly(ctx context.Context) (Message, error) {
 // fireEarly emits the partial results of the changed groups of every
 // window not yet emitted, in order of window end, then start.
 func (w *WindowAggregate) fireEarly() error {
+	if w.sess != nil {
+		return w.sess.fireEarly()
+	}
 	ef := w.ef
 	var keys []winKey
 	for k, pe := range ef.panes {

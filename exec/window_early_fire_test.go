@@ -242,10 +242,15 @@ func TestWindowEarlyFireFoldEqualsFinal(t *testing.T) {
 		{Kind: exec.Hop, Size: 4 * time.Second, Slide: 2 * time.Second},
 		{Kind: exec.Cumulate, Size: 4 * time.Second, Slide: time.Second},
 		{Kind: exec.Tumble, Size: 2 * time.Second, AllowedLateness: 2 * time.Second},
+		{Kind: exec.Session, Gap: 300 * time.Millisecond},
+		{Kind: exec.Session, Gap: 200 * time.Millisecond, AllowedLateness: time.Second},
 	}
 	for i, spec := range specs {
 		spec.TimeCol = col(snapSchema, "ts")
 		for _, retract := range []bool{false, true} {
+			if retract && spec.Kind == exec.Session {
+				continue // sessions take append-only input
+			}
 			t.Run(fmt.Sprintf("%s lateness %s retractable %v", spec.Kind, spec.AllowedLateness, retract), func(t *testing.T) {
 				mem := newMem(t)
 				calls := allCalls
@@ -354,22 +359,46 @@ func TestWindowEarlyFireSnapshotRestore(t *testing.T) {
 	check(t, got, want)
 }
 
-// TestWindowEarlyFireRefusesSessions: session windows have no early fire.
-func TestWindowEarlyFireRefusesSessions(t *testing.T) {
+// TestWindowEarlyFireSessions: a session's partial row is updated as the
+// session grows; when a row bridges two sessions, the partial row of the
+// one merged away is deleted and the merged session updated; a restored
+// operator keeps the partial rows; the fold equals the plain output.
+func TestWindowEarlyFireSessions(t *testing.T) {
 	mem := newMem(t)
-	spec := exec.WindowSpec{Kind: exec.Session, Gap: time.Second, TimeCol: col(efSchema, "ts")}
-	w, err := exec.NewWindowAggregate(exectest.NewSource(efSchema), spec, []expr.Expr{col(efSchema, "k")}, []string{"k"},
-		[]exec.AggCall{{Func: "count_star", Name: "n"}}, mem)
+	spec := exec.WindowSpec{Kind: exec.Session, Gap: 2 * time.Second}
+	a := newHarness(t, mem, spec)
+	ts := func(s float64) string {
+		return arrow.Timestamp(int64(s * 1e6)).ToTime(arrow.Microsecond).UTC().Format("2006-01-02T15:04:05.999999999Z")
+	}
+	a.feed(efRows(mem, []any{1, 1, efSec(1)}, []any{1, 2, efSec(4.5)}), exec.WatermarkMsg(0))
+	check(t, exectest.Changelog(a.tick()), []string{"+I " + ts(1) + "|" + ts(3) + "|1|1|1", "+I " + ts(4.5) + "|" + ts(6.5) + "|1|1|2"})
+	a.feed(efRows(mem, []any{1, 4, efSec(6)}), exec.WatermarkMsg(1))
+	var snap bytes.Buffer
+	if err := a.op.(exec.Stateful).State().Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.op.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := newHarness(t, mem, spec)
+	defer b.op.Close()
+	if err := b.op.(exec.Stateful).State().Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	check(t, exectest.Changelog(b.tick()), []string{"-U " + ts(4.5) + "|" + ts(6.5) + "|1|1|2", "+U " + ts(4.5) + "|" + ts(8) + "|1|2|6"})
+	// A row at 2.8s bridges [1s, 3s) and [4.5s, 8s): the partial row of
+	// the session merged away (the later one) is deleted at once, the
+	// survivor's is updated at the next tick.
+	check(t, exectest.Changelog(b.feed(efRows(mem, []any{1, 8, efSec(2.8)}), exec.WatermarkMsg(2))),
+		[]string{"-D " + ts(4.5) + "|" + ts(8) + "|1|2|6"})
+	check(t, exectest.Changelog(b.tick()), []string{"-U " + ts(1) + "|" + ts(3) + "|1|1|1", "+U " + ts(1) + "|" + ts(8) + "|1|4|15"})
+	check(t, exectest.Changelog(b.feed(exec.WatermarkMsg(9e6))), nil) // final row unchanged
+	b.feed(exec.EndMsg)
+	out := append(a.out, b.out...)
+	got, err := exectest.Fold(out)
+	exectest.ReleaseMessages(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	if err := w.SetEarlyFire(time.Second, nil); err == nil {
-		t.Fatal("early fire of session windows accepted")
-	}
-	spec.EarlyFire = time.Second
-	if _, err := exec.NewWindowAggregate(exectest.NewSource(efSchema), spec, []expr.Expr{col(efSchema, "k")}, []string{"k"},
-		[]exec.AggCall{{Func: "count_star", Name: "n"}}, mem); err == nil {
-		t.Fatal("session spec with early fire accepted")
-	}
+	check(t, got, []string{ts(1) + "|" + ts(8) + "|1|4|15"})
 }

@@ -55,6 +55,11 @@ type session struct {
 	key     string
 	sk      *sessKey
 	dead    bool // merged into another or dropped
+	// early is the partial row last emitted by early fire (nil: none);
+	// dirty marks a change since the last early fire
+	// (window_early_fire_session.go).
+	early *earlyRow
+	dirty bool
 }
 
 // due is when the watermark next acts on the session: at its end it is
@@ -157,6 +162,9 @@ func (s *sessions) consume(tsArr arrow.Array, ts []int64, keys []arrow.Array, ar
 			}
 		}
 	}
+	if w.ef != nil {
+		w.ef.flushSessionRetractions(w)
+	}
 	if err := s.emitRetractions(); err != nil {
 		return err
 	}
@@ -183,6 +191,9 @@ func (s *sessions) add(key string, sk *sessKey, t int64, slot int32) bool {
 			return false
 		}
 		ns := &session{start: start, end: end, rows: []int32{slot}, key: key, sk: sk}
+		if s.w.ef != nil {
+			s.w.ef.markSession(ns)
+		}
 		at, _ := slices.BinarySearchFunc(sk.sessions, start, func(x *session, t int64) int { return cmpInt64(x.start, t) })
 		sk.sessions = slices.Insert(sk.sessions, at, ns)
 		s.schedule(ns)
@@ -201,6 +212,16 @@ func (s *sessions) add(key string, sk *sessKey, t int64, slot int32) bool {
 		merged.emitted = merged.emitted || other.emitted
 		merged.changed = merged.changed || other.changed
 		other.dead = true
+		if s.w.ef != nil {
+			s.w.ef.retractSession(other)
+		}
+	}
+	if s.w.ef != nil {
+		if merged.emitted {
+			s.w.ef.retractSession(merged) // its final row replaces the partial one
+		} else {
+			s.w.ef.markSession(merged)
+		}
 	}
 	sk.sessions = slices.Delete(sk.sessions, lo+1, hi+1)
 	if merged.changed {
@@ -272,7 +293,7 @@ func (s *sessions) fire(end bool) error {
 		gone = append(gone, x)
 	}
 	sortSessions(ready)
-	if err := s.emit(ready, Insert); err != nil {
+	if err := s.emitReady(ready); err != nil {
 		return err
 	}
 	for _, x := range gone {
@@ -293,7 +314,7 @@ func (s *sessions) fireAll() error {
 		}
 	}
 	sortSessions(ready)
-	if err := s.emit(ready, Insert); err != nil {
+	if err := s.emitReady(ready); err != nil {
 		return err
 	}
 	for _, sk := range s.keys {
@@ -338,6 +359,16 @@ func (s *sessions) emit(ss []*session, k ChangeKind) error {
 	if len(ss) == 0 {
 		return nil
 	}
+	cols, err := s.columns(ss)
+	if err != nil {
+		return err
+	}
+	s.w.emitCols(cols, k)
+	return nil
+}
+
+// columns aggregates sessions ss into output columns, one row each.
+func (s *sessions) columns(ss []*session) ([]arrow.Array, error) {
 	w := s.w
 	var slots, firsts []int32
 	var gids []uint32
@@ -365,7 +396,7 @@ func (s *sessions) emit(ss []*session, k ChangeKind) error {
 	accs, err := w.newAccs()
 	if err != nil {
 		releaseArrays(cols)
-		return err
+		return nil, err
 	}
 	off := s.nkeys
 	for i, acc := range accs {
@@ -373,13 +404,12 @@ func (s *sessions) emit(ss []*session, k ChangeKind) error {
 		nargs := len(w.argTypes[i])
 		if err := acc.update(rows[off:off+nargs], gids, nil); err != nil {
 			releaseArrays(cols)
-			return err
+			return nil, err
 		}
 		off += nargs
 		cols = append(cols, acc.result(w.mem, nil))
 	}
-	w.emitCols(cols, k)
-	return nil
+	return cols, nil
 }
 
 // sessionsSnapshot is the gob form of the session windows' state.
