@@ -223,16 +223,24 @@ func TestLookupJoinChangelogRetractsEmitted(t *testing.T) {
 	h.finish()
 }
 
-// TestLookupJoinChangelogResidual: a row whose match failed the residual
-// at insertion is retracted as it was emitted (padded, or not at all),
-// even when the table row now passes it, and the other way round.
-func TestLookupJoinChangelogResidual(t *testing.T) {
+// lookupResidual is the residual v <> 'x' over the joined row (stream
+// columns, then the table's).
+func lookupResidual(t *testing.T) expr.Expr {
+	t.Helper()
 	js := exectest.Schema("auction", arrow.PrimitiveTypes.Int64, "price", arrow.PrimitiveTypes.Int64,
 		"id", arrow.PrimitiveTypes.Int64, "v", arrow.BinaryTypes.String, "__key", arrow.BinaryTypes.String, "__tombstone", arrow.FixedWidthTypes.Boolean)
 	res, err := expr.NewCall("<>", colOf(js, "v"), expr.Lit("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+// TestLookupJoinChangelogResidual: a row whose match failed the residual
+// at insertion is retracted as it was emitted (padded, or not at all),
+// even when the table row now passes it, and the other way round.
+func TestLookupJoinChangelogResidual(t *testing.T) {
+	res := lookupResidual(t)
 	for _, tc := range []struct {
 		typ         exec.JoinType
 		first, then []string
@@ -270,12 +278,7 @@ func TestLookupJoinChangelogResidual(t *testing.T) {
 // emitted for the oldest live copy of its row), so the fold equals, per
 // live stream row, its join with the table as of its insertion.
 func TestLookupJoinChangelogRandom(t *testing.T) {
-	js := exectest.Schema("auction", arrow.PrimitiveTypes.Int64, "price", arrow.PrimitiveTypes.Int64,
-		"id", arrow.PrimitiveTypes.Int64, "v", arrow.BinaryTypes.String, "__key", arrow.BinaryTypes.String, "__tombstone", arrow.FixedWidthTypes.Boolean)
-	res, err := expr.NewCall("<>", colOf(js, "v"), expr.Lit("x"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := lookupResidual(t)
 	for _, typ := range []exec.JoinType{exec.InnerJoin, exec.LeftJoin} {
 		for _, residual := range []expr.Expr{nil, res} {
 			for seed := int64(1); seed <= 4; seed++ {
