@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/magnetar-sql/magnetar/catalog"
-	"github.com/magnetar-sql/magnetar/exec"
 )
 
 // SettingWindowEarlyFire makes the window aggregates of a continuous query
@@ -15,7 +14,7 @@ import (
 // of processing time ('1 SECOND'), as Flink's table.exec.emit.early-fire:
 // their output becomes a changelog (+I, then -U/+U per window and group;
 // the final result at the window's end is a -U/+U only if it changed).
-// Bounded queries ignore it. Session windows do not support it.
+// Bounded queries ignore it.
 const SettingWindowEarlyFire = "magnetar.window_early_fire"
 
 // ParseWindowEarlyFire checks a magnetar.window_early_fire value ("" and
@@ -51,9 +50,6 @@ func windowEarlyFire(ctx context.Context, n Node) (Node, error) {
 		x, ok := n.(*WindowAggregate)
 		if !ok {
 			return n, nil
-		}
-		if x.Spec.Kind == exec.Session {
-			return nil, fmt.Errorf("unsupported: %s with SESSION windows; unset it for this query", SettingWindowEarlyFire)
 		}
 		nw := *x
 		nw.Spec.EarlyFire = every
