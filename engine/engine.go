@@ -190,9 +190,13 @@ func (s *Session) runOne(ctx context.Context, st *sql.Statement) (res *Result, e
 }
 
 func (s *Session) binder(ctx context.Context, st *sql.Statement) *planner.Binder {
+	run := planner.Runner(s.e.mem, s.settings)
+	if s.mode == catalog.Unbounded {
+		run = planner.ContinuousRunner(s.e.mem, s.settings)
+	}
 	return &planner.Binder{
 		Ctx: ctx, Catalog: s.e.cat, DB: s.db, Stmt: st,
-		Run: planner.Runner(s.e.mem, s.settings),
+		Run: run,
 	}
 }
 
