@@ -305,14 +305,14 @@ func (o *OverAggregate) consume(ctx context.Context, rec arrow.RecordBatch) erro
 	}
 	slots := o.rows.addRows(cols, o.sel, make([]int32, 0, len(o.sel)))
 	for j, i := range o.sel {
-		key := ""
+		var k []byte
 		if keys != nil {
-			key = string(keys[i])
+			k = keys[i]
 		}
-		p := o.byKey[key]
+		p := o.byKey[string(k)] // no allocation for the lookup
 		if p == nil {
-			p = o.newPart(key)
-			o.byKey[key] = p
+			p = o.newPart(string(k))
+			o.byKey[p.key] = p
 		}
 		p.pending++
 		o.seq++
