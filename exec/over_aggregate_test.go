@@ -11,13 +11,15 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/magnetar-sql/magnetar/exec"
 	"github.com/magnetar-sql/magnetar/exec/exectest"
 	"github.com/magnetar-sql/magnetar/expr"
 )
 
-var overS = exectest.Schema("id", i64, "g", str, "t", arrow.FixedWidthTypes.Timestamp_us, "v", i64, "f", f64)
+var overS = exectest.Schema("id", i64, "g", str, "t", arrow.FixedWidthTypes.Timestamp_us, "v", i64, "f", f64,
+	"d", &arrow.Decimal128Type{Precision: 10, Scale: 2})
 
 // overRow is one generated input row.
 type overRow struct {
@@ -29,7 +31,13 @@ type overRow struct {
 	late bool // behind the watermark when it arrives
 }
 
-func (r overRow) cells() []any { return []any{r.id, r.g, r.t, r.v, r.f} }
+func (r overRow) cells() []any {
+	var d any
+	if v, ok := r.v.(int64); ok {
+		d = decimal128.FromI64(v*37 + 1) // cents
+	}
+	return []any{r.id, r.g, r.t, r.v, r.f, d}
+}
 
 // overStream generates n rows whose times wander forward with jitter up to
 // delay seconds (ties common), a few of them late or with a NULL time, cut
@@ -106,6 +114,9 @@ func overCalls(f exec.Frame) []exec.WindowCall {
 		{Func: "max", Args: []expr.Expr{fl}, Frame: f, Name: "max_f"},
 		{Func: "sum", Args: []expr.Expr{fl}, Frame: f, Name: "sum_f"},
 		{Func: "min", Args: []expr.Expr{col(overS, "g")}, Frame: f, Name: "min_g"},
+		{Func: "sum", Args: []expr.Expr{col(overS, "d")}, Frame: f, Name: "sum_d"},
+		{Func: "avg", Args: []expr.Expr{col(overS, "d")}, Frame: f, Name: "avg_d"},
+		{Func: "max", Args: []expr.Expr{col(overS, "d")}, Frame: f, Name: "max_d"},
 	}
 }
 
@@ -372,9 +383,9 @@ func TestOverAggregateExpiresRangePartitions(t *testing.T) {
 	mem := newMem(t)
 	f := exec.Frame{Unit: exec.FrameRange, Start: exec.FrameBound{Kind: exec.Preceding, Offset: 2e6}, End: exec.FrameBound{Kind: exec.CurrentRow}}
 	src := exectest.NewSource(overS,
-		exec.BatchMsg(exectest.Record(mem, overS, []any{1, "a", arrow.Timestamp(1e6), 1, 0.0}, []any{2, "b", arrow.Timestamp(1e6), 2, 0.0}), nil),
+		exec.BatchMsg(exectest.Record(mem, overS, []any{1, "a", arrow.Timestamp(1e6), 1, 0.0, nil}, []any{2, "b", arrow.Timestamp(1e6), 2, 0.0, nil}), nil),
 		exec.WatermarkMsg(2e6),
-		exec.BatchMsg(exectest.Record(mem, overS, []any{3, "a", arrow.Timestamp(3e6), 3, 0.0}), nil),
+		exec.BatchMsg(exectest.Record(mem, overS, []any{3, "a", arrow.Timestamp(3e6), 3, 0.0, nil}), nil),
 		exec.WatermarkMsg(4e6),
 		exec.WatermarkMsg(3e6+2e6+1),
 	)
@@ -402,5 +413,42 @@ func TestOverAggregateExpiresRangePartitions(t *testing.T) {
 	// (b expired: 1s + 2s < 4s); after 5s+1µs: a's last row is out of reach.
 	if !slices.Equal(entries, []int{2, 2, 0}) {
 		t.Fatalf("state entries after each watermark: %v, want [2 2 0]", entries)
+	}
+}
+
+// TestOverAggregateLateness: with an allowed lateness, rows are held until
+// the watermark less the lateness passes them, so a row behind the
+// watermark by less than the lateness still joins its frames.
+func TestOverAggregateLateness(t *testing.T) {
+	mem := newMem(t)
+	row := func(id, ts, v int) []any { return []any{id, "a", arrow.Timestamp(int64(ts) * 1e6), v, 0.0, nil} }
+	src := exectest.NewSource(overS,
+		exec.BatchMsg(exectest.Record(mem, overS, row(1, 1, 10), row(2, 5, 20)), nil),
+		exec.WatermarkMsg(5e6),
+		exec.BatchMsg(exectest.Record(mem, overS, row(3, 4, 30)), nil), // behind by 1s < 2s: kept
+		exec.WatermarkMsg(6e6),
+		exec.BatchMsg(exectest.Record(mem, overS, row(4, 3, 40)), nil), // behind 6s - 2s: late
+	)
+	o := must(exec.NewOverAggregate(src, nil, col(overS, "t"), []exec.WindowCall{{Func: "sum", Args: []expr.Expr{col(overS, "v")}, Name: "s"}}, 2e6, mem))
+	out, err := exectest.CollectMessages(context.Background(), o)
+	defer exectest.ReleaseMessages(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range out {
+		switch m.Kind {
+		case exec.MsgWatermark:
+			got = append(got, fmt.Sprintf("wm %d", m.Watermark/1e6))
+		case exec.MsgBatch:
+			for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
+				cells := strings.Split(exectest.Row(m.Batch.Rec, i), "|")
+				got = append(got, cells[0]+":"+cells[len(cells)-1])
+			}
+		}
+	}
+	check(t, got, []string{"1:10", "wm 5", "wm 6", "3:40", "2:60"})
+	if o.LateRows() != 1 {
+		t.Fatalf("%d late rows, want 1", o.LateRows())
 	}
 }
