@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -38,8 +39,8 @@ func (WallClock) NewTicker(d time.Duration) (<-chan time.Time, func()) {
 // retractions are exact, also after a restore.
 //
 // Processing time is driven by a select: with early fire on, the operator
-// drains its input on a goroutine (Prefetch) and waits on the input and the
-// ticker together, so it emits while the input is idle too.
+// drains its input on a goroutine (gatedInput) and waits on the input and
+// the ticker together, so it emits while the input is idle too.
 type earlyFire struct {
 	every time.Duration
 	clock EarlyFireClock
@@ -52,7 +53,8 @@ type earlyFire struct {
 	sdirty   []*session
 	sretract []int32
 
-	pf   *Prefetcher
+	in   *gatedInput
+	held bool // in waits after a barrier until the next pull
 	tick <-chan time.Time
 	stop func()
 
@@ -126,6 +128,11 @@ func (ef *earlyFire) markDirty(p *pane, gids []uint32) {
 // ticker.
 func (w *WindowAggregate) nextEarly(ctx context.Context) (Message, error) {
 	ef := w.ef
+	if ef.held {
+		// Pulled again after a barrier: the checkpoint (if any) is taken.
+		ef.held = false
+		ef.in.resume <- struct{}{}
+	}
 	for {
 		if len(w.pending) > 0 {
 			m := w.pending[0]
@@ -139,13 +146,13 @@ func (w *WindowAggregate) nextEarly(ctx context.Context) (Message, error) {
 		if err := ctx.Err(); err != nil {
 			return Message{}, err
 		}
-		if ef.pf == nil {
-			ef.pf = Prefetch(ctx, w.child)
+		if ef.in == nil {
+			ef.in = startGatedInput(ctx, w.child)
 			ef.tick, ef.stop = ef.clock.NewTicker(ef.every)
 		}
 		var m Message
 		select {
-		case f, ok := <-ef.pf.C():
+		case f, ok := <-ef.in.ch:
 			if !ok {
 				m = EndMsg
 			} else if f.Err != nil {
@@ -182,9 +189,66 @@ func (w *WindowAggregate) nextEarly(ctx context.Context) (Message, error) {
 				return Message{}, fmt.Errorf("window aggregate: %w", err)
 			}
 		default:
+			ef.held = m.Kind == MsgBarrier
 			return m, nil
 		}
 	}
+}
+
+// gatedInput drains an operator on a goroutine into a one-slot channel,
+// as Prefetcher, but stops after a checkpoint barrier until it is resumed:
+// a job snapshots the operators below while this one is between pulls
+// after the barrier, and they must not have read past it (nor be running).
+type gatedInput struct {
+	ch     chan Fetched
+	resume chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startGatedInput(ctx context.Context, child Operator) *gatedInput {
+	ctx, cancel := context.WithCancel(ctx)
+	g := &gatedInput{ch: make(chan Fetched, 1), resume: make(chan struct{}, 1), cancel: cancel}
+	g.wg.Add(1)
+	go g.run(ctx, child)
+	return g
+}
+
+func (g *gatedInput) run(ctx context.Context, child Operator) {
+	defer g.wg.Done()
+	defer close(g.ch)
+	for {
+		m, err := child.Next(ctx)
+		select {
+		case g.ch <- Fetched{Msg: m, Err: err}:
+		case <-ctx.Done():
+			m.Release()
+			return
+		}
+		if err != nil || m.Kind == MsgEnd {
+			return
+		}
+		if m.Kind == MsgBarrier {
+			select {
+			case <-g.resume:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// stop cancels the goroutine, waits for it and releases what it read but
+// was not taken. It does not close the child.
+func (g *gatedInput) stop() {
+	if g == nil {
+		return
+	}
+	g.cancel()
+	for f := range g.ch {
+		f.Msg.Release()
+	}
+	g.wg.Wait()
 }
 
 // fireEarly emits the partial results of the changed groups of every
@@ -330,8 +394,8 @@ func (w *WindowAggregate) emitDiff(p *pane, pe *paneEarly, live, gone []uint32, 
 
 // close stops the input's goroutine and the ticker.
 func (ef *earlyFire) close() {
-	ef.pf.Stop()
-	ef.pf = nil
+	ef.in.stop()
+	ef.in, ef.held = nil, false
 	if ef.stop != nil {
 		ef.stop()
 		ef.stop = nil

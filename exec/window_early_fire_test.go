@@ -402,3 +402,30 @@ func TestWindowEarlyFireSessions(t *testing.T) {
 	}
 	check(t, got, []string{ts(1) + "|" + ts(8) + "|1|4|15"})
 }
+
+// TestWindowEarlyFireStopsAtBarrier: after passing a barrier on, the
+// operator does not read its input further until it is pulled again (a job
+// snapshots the operators below it in between).
+func TestWindowEarlyFireStopsAtBarrier(t *testing.T) {
+	mem := newMem(t)
+	src := &efChanSource{schema: efSchema, c: make(chan exec.Message, 2)}
+	op := newEFAgg(t, src, exec.WindowSpec{Kind: exec.Tumble, Size: time.Second}, mem, &fakeClock{c: make(chan time.Time)})
+	defer op.Close()
+	ctx := context.Background()
+	if err := op.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.c <- exec.Message{Kind: exec.MsgBarrier, Barrier: 7}
+	src.c <- exec.WatermarkMsg(5)
+	m, err := op.Next(ctx)
+	if err != nil || m.Kind != exec.MsgBarrier || m.Barrier != 7 {
+		t.Fatalf("got %+v, %v; want barrier 7", m, err)
+	}
+	if len(src.c) != 1 {
+		t.Fatal("the input was read past the barrier before the operator was pulled again")
+	}
+	m, err = op.Next(ctx)
+	if err != nil || m.Kind != exec.MsgWatermark || m.Watermark != 5 {
+		t.Fatalf("got %+v, %v; want watermark 5", m, err)
+	}
+}
