@@ -153,17 +153,8 @@ func (e *sqlEnv) scan(name string, cols ...string) []string {
 		if m.Kind != exec.MsgBatch {
 			continue
 		}
-		rec := m.Batch.Rec
-		for i := 0; i < int(rec.NumRows()); i++ {
-			cells := make([]string, rec.NumCols())
-			for j := range cells {
-				if rec.Column(j).IsNull(i) {
-					cells[j] = "NULL"
-				} else {
-					cells[j] = expr.FormatValue(rec.Column(j), i)
-				}
-			}
-			rows = append(rows, strings.Join(cells, "\t"))
+		for i := 0; i < int(m.Batch.Rec.NumRows()); i++ {
+			rows = append(rows, tabRow(m.Batch.Rec, i))
 		}
 		m.Release()
 	}
