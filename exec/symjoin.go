@@ -155,16 +155,13 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 				continue
 			}
 			if b.Ops != nil && b.Ops[i].IsRetraction() {
-				e := s.retract(s.heads.get(k), full[i])
-				if e < 0 {
-					if s.ttl > 0 {
-						s.noteEntry(i, entrySkipped)
-						continue // its row expired: forgotten, like the row
-					}
-					return nil, errRetractAbsent
+				e, err := s.retractRow(i, s.heads.get(k), full[i])
+				if err != nil {
+					return nil, err
 				}
-				s.noteEntry(i, e)
-				probe(i, other.heads.get(k), s.touchOf(e))
+				if e >= 0 {
+					probe(i, other.heads.get(k), s.touchOf(e))
+				}
 				continue
 			}
 			probe(i, other.heads.get(k), s.wm)
@@ -185,15 +182,13 @@ func (s *symSide) add(ctx context.Context, b Batch, other *symSide) ([]symMatch,
 		}
 		wm := s.wm
 		if b.Ops != nil && b.Ops[i].IsRetraction() {
-			e := s.retract(h, full[i])
-			if e < 0 {
-				if s.ttl > 0 {
-					s.noteEntry(i, entrySkipped)
-					continue // its row expired: forgotten, like the row
-				}
-				return nil, errRetractAbsent
+			e, err := s.retractRow(i, h, full[i])
+			if err != nil {
+				return nil, err
 			}
-			s.noteEntry(i, e)
+			if e < 0 {
+				continue
+			}
 			wm = s.touchOf(e)
 		}
 		if oh, ok := other.sheads[string(r)]; ok {
@@ -213,6 +208,24 @@ func (s *symSide) dead(e int32) bool { return s.gone != nil && s.gone[e] }
 
 // errRetractAbsent: a retraction found no stored row to remove.
 var errRetractAbsent = fmt.Errorf("retraction of a row that was never added")
+
+// retractRow removes the stored row that row i of a batch retracts (full:
+// the row's encoding) from the chain at head and notes its entry. It
+// returns the entry, or -1 when the row expired under the state TTL (the
+// retraction is skipped, forgotten like the row); a row never added is
+// errRetractAbsent.
+func (s *symSide) retractRow(i int, head int32, full []byte) (int32, error) {
+	e := s.retract(head, full)
+	if e < 0 {
+		if s.ttl > 0 {
+			s.noteEntry(i, entrySkipped)
+			return -1, nil
+		}
+		return -1, errRetractAbsent
+	}
+	s.noteEntry(i, e)
+	return e, nil
+}
 
 // touchOf is the touch of stored entry e (minInt64: before the side's
 // first watermark).
