@@ -131,7 +131,9 @@ func runChanges(t *testing.T, eng *Engine, s *Session, q string, feed []string, 
 			t.Fatalf("timed out with %q", got)
 		}
 	}
-	run.stop()
+	if err := run.stop(); err != nil {
+		t.Fatalf("continuous run: %v", err)
+	}
 	return got
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -164,6 +165,7 @@ type runningQuery struct {
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
+	err    error
 }
 
 // startContinuous runs q on s (a session in continuous mode) in a
@@ -202,13 +204,23 @@ func startContinuous(t *testing.T, s *Session, q string, each func(context.Conte
 	return run
 }
 
-// stop cancels the query and waits for its goroutine; later calls do
-// nothing.
-func (r *runningQuery) stop() {
+// stop cancels the query, waits for its goroutine and returns the error
+// the query ended with before the cancellation (nil when it was still
+// running: a folding error such as a retraction of an absent row, or a
+// failed query, is not lost); later calls return the same.
+func (r *runningQuery) stop() error {
 	r.once.Do(func() {
+		select {
+		case r.err = <-r.done: // it ended by itself
+		default:
+			r.cancel()
+			if err := <-r.done; !errors.Is(err, context.Canceled) {
+				r.err = err
+			}
+		}
 		r.cancel()
-		<-r.done
 	})
+	return r.err
 }
 
 // runContinuousFolded runs q on s (a session in continuous mode) while the
@@ -251,7 +263,9 @@ func runContinuousFolded(t *testing.T, s, feeder *Session, q string, inserts []s
 			last, quiet = n, 0
 		}
 	}
-	run.stop()
+	if err := run.stop(); err != nil {
+		t.Fatalf("continuous run: %v", err)
+	}
 	return sortedRows(count)
 }
 

@@ -78,7 +78,9 @@ func TestWindowEarlyFireContinuous(t *testing.T) {
 					last, quiet = n, 0
 				}
 			}
-			run.stop()
+			if err := run.stop(); err != nil {
+				t.Fatalf("continuous run: %v", err)
+			}
 			got := sortedRows(count)
 			if retrs == 0 && name != "having_window" {
 				t.Errorf("no partial row was ever updated (-U): early fire did not happen")
