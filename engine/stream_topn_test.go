@@ -22,6 +22,9 @@ var topNQueries = []struct{ name, sql string }{
 	// Per-partition ranks 2..3 and 2..4: a streaming Top-N with an offset.
 	{"ranks_offset", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
 		FROM clicks WHERE uid <> 'flush') t WHERE rn > 1 AND rn <= 3`},
+	// The literal first: 1 < rn is rn > 1 and 3 >= rn is rn <= 3 (not >=).
+	{"ranks_literal_first", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
+		FROM clicks WHERE uid <> 'flush') t WHERE 1 < rn AND 3 >= rn`},
 	{"ranks_between", `SELECT uid, amount FROM (SELECT uid, amount, ROW_NUMBER() OVER (PARTITION BY uid ORDER BY amount DESC) AS rn
 		FROM clicks WHERE uid <> 'flush') t WHERE rn BETWEEN 2 AND 4`},
 }
