@@ -149,6 +149,9 @@ func (s *Session) StartJob(ctx context.Context, st *sql.Statement, x *ast.Insert
 		}
 		name = "insert-" + table + "-" + hex.EncodeToString(b[:])
 	}
+	if err := s.checkUpdatesFit(ctx, st, x); err != nil {
+		return nil, err
+	}
 	if err := m.Create(ctx, name, s.db, st.Text, s.Settings()); err != nil {
 		return nil, err
 	}

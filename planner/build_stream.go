@@ -189,3 +189,7 @@ func changelog(n Node, mode catalog.Mode) bool {
 	}
 	return false
 }
+
+// EmitsUpdates reports whether plan n, run in mode, emits updates or
+// retractions (not only inserts): what a sink must be able to upsert.
+func EmitsUpdates(n Node, mode catalog.Mode) bool { return changelog(n, mode) }
