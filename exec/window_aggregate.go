@@ -357,30 +357,40 @@ func (w *WindowAggregate) Next(ctx context.Context) (Message, error) {
 		if err != nil {
 			return Message{}, err
 		}
-		switch m.Kind {
-		case MsgBatch:
-			err := w.consume(ctx, m.Batch)
-			m.Release()
-			if err != nil {
-				return Message{}, fmt.Errorf("window aggregate: %w", err)
-			}
-		case MsgWatermark:
-			if m.Watermark > w.wm {
-				w.wm = m.Watermark
-				if err := w.fire(false); err != nil {
-					return Message{}, fmt.Errorf("window aggregate: %w", err)
-				}
-			}
-			w.pending = append(w.pending, m)
-		case MsgEnd:
-			w.done = true
-			if err := w.fire(true); err != nil {
-				return Message{}, fmt.Errorf("window aggregate: %w", err)
-			}
-		default:
+		forward, err := w.step(ctx, m)
+		if err != nil {
+			return Message{}, err
+		}
+		if forward {
 			return m, nil
 		}
 	}
+}
+
+// step applies one input message: a batch is folded in, a watermark fires
+// the windows it closes (and waits in pending), the end fires them all.
+// Other messages (barriers) go out as they are: forward is true.
+func (w *WindowAggregate) step(ctx context.Context, m Message) (forward bool, err error) {
+	switch m.Kind {
+	case MsgBatch:
+		err = w.consume(ctx, m.Batch)
+		m.Release()
+	case MsgWatermark:
+		if m.Watermark > w.wm {
+			w.wm = m.Watermark
+			err = w.fire(false)
+		}
+		w.pending = append(w.pending, m)
+	case MsgEnd:
+		w.done = true
+		err = w.fire(true)
+	default:
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("window aggregate: %w", err)
+	}
+	return false, nil
 }
 
 // consume folds one batch into the windows' states.

@@ -168,27 +168,11 @@ func (w *WindowAggregate) nextEarly(ctx context.Context) (Message, error) {
 		case <-ctx.Done():
 			return Message{}, ctx.Err()
 		}
-		switch m.Kind {
-		case MsgBatch:
-			err := w.consume(ctx, m.Batch)
-			m.Release()
-			if err != nil {
-				return Message{}, fmt.Errorf("window aggregate: %w", err)
-			}
-		case MsgWatermark:
-			if m.Watermark > w.wm {
-				w.wm = m.Watermark
-				if err := w.fire(false); err != nil {
-					return Message{}, fmt.Errorf("window aggregate: %w", err)
-				}
-			}
-			w.pending = append(w.pending, m)
-		case MsgEnd:
-			w.done = true
-			if err := w.fire(true); err != nil {
-				return Message{}, fmt.Errorf("window aggregate: %w", err)
-			}
-		default:
+		forward, err := w.step(ctx, m)
+		if err != nil {
+			return Message{}, err
+		}
+		if forward {
 			ef.held = m.Kind == MsgBarrier
 			return m, nil
 		}
