@@ -246,18 +246,27 @@ func runContinuousFolded(t *testing.T, s, feeder *Session, q string, inserts []s
 		return nil
 	})
 	defer run.stop()
+	feedUntilQuiet(t, run, feeder, inserts, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return msgs
+	})
+	return sortedRows(count)
+}
+
+// feedUntilQuiet runs the inserts on feeder, waits until the number of
+// messages run has seen (msgs) stops changing, then stops run, failing the
+// test on the error the query ended with.
+func feedUntilQuiet(t *testing.T, run *runningQuery, feeder *Session, inserts []string, msgs func() int) {
+	t.Helper()
 	for _, ins := range inserts {
 		mustRun(t, feeder, ins)
 		time.Sleep(5 * time.Millisecond)
 	}
-	// Wait until the output is quiet, then stop the query.
 	last, quiet := -1, 0
 	for quiet < 6 && run.ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		n := msgs
-		mu.Unlock()
-		if n == last {
+		if n := msgs(); n == last {
 			quiet++
 		} else {
 			last, quiet = n, 0
@@ -266,7 +275,6 @@ func runContinuousFolded(t *testing.T, s, feeder *Session, q string, inserts []s
 	if err := run.stop(); err != nil {
 		t.Fatalf("continuous run: %v", err)
 	}
-	return sortedRows(count)
 }
 
 func TestContinuousMatchesBounded(t *testing.T) {

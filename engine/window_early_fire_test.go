@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	memcat "github.com/magnetar-sql/magnetar/catalog/memory"
@@ -62,25 +61,11 @@ func TestWindowEarlyFireContinuous(t *testing.T) {
 				return foldInto(count, m.Batch)
 			})
 			defer run.stop()
-			for _, ins := range append(append(clicks[1:], pays...), streamFlush) {
-				mustRun(t, feeder, ins)
-				time.Sleep(5 * time.Millisecond)
-			}
-			last, quiet := -1, 0
-			for quiet < 6 && run.ctx.Err() == nil {
-				time.Sleep(50 * time.Millisecond)
+			feedUntilQuiet(t, run, feeder, append(append(clicks[1:], pays...), streamFlush), func() int {
 				mu.Lock()
-				n := msgs
-				mu.Unlock()
-				if n == last {
-					quiet++
-				} else {
-					last, quiet = n, 0
-				}
-			}
-			if err := run.stop(); err != nil {
-				t.Fatalf("continuous run: %v", err)
-			}
+				defer mu.Unlock()
+				return msgs
+			})
 			got := sortedRows(count)
 			if retrs == 0 && name != "having_window" {
 				t.Errorf("no partial row was ever updated (-U): early fire did not happen")
