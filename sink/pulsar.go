@@ -137,6 +137,13 @@ type PulsarWriter struct {
 	failed   atomic.Int64
 	queued   int64 // messages handed to the producer
 	closed   bool
+
+	// heldDelete is the delete a batch's last row, a lone -U, became: held
+	// until the next batch shows whether its +U follows (then it is
+	// dropped: the pair only straddled two batches), sent before that
+	// batch's rows otherwise, or at Flush, Close or a change of
+	// transaction.
+	heldDelete *pulsar.ProducerMessage
 }
 
 var _ catalog.Writer = (*PulsarWriter)(nil)
@@ -384,7 +391,20 @@ func (s *rawSchema) GetSchemaInfo() *pulsar.SchemaInfo { return &s.info }
 
 // SetTransaction makes later writes go into txn (nil: no transaction). Call
 // it between Flush and the next Write.
-func (w *PulsarWriter) SetTransaction(txn pulsar.Transaction) { w.txn = txn }
+func (w *PulsarWriter) SetTransaction(txn pulsar.Transaction) {
+	w.sendHeld(context.Background()) // in the transaction it belongs to
+	w.txn = txn
+}
+
+// sendHeld sends the held delete, if any.
+func (w *PulsarWriter) sendHeld(ctx context.Context) {
+	if m := w.heldDelete; m != nil {
+		w.heldDelete = nil
+		m.Transaction = w.txn
+		w.queued++
+		w.producer.SendAsync(ctx, m, w.callback)
+	}
+}
 
 func (w *PulsarWriter) setErr(err error) {
 	w.errMu.Lock()
@@ -433,6 +453,18 @@ func (w *PulsarWriter) Write(ctx context.Context, b exec.Batch) error {
 	// same key follows: the new value replaces the old. A lone one (an
 	// inner lookup join whose table row went away, a filter above an
 	// aggregate, a key that changed) is a delete, else the old row stays.
+	if w.heldDelete != nil {
+		if op := b.Op(0); op == exec.UpdateAfter || op == exec.Insert {
+			k, _, err := w.rowKey(rec, 0, keyBuf)
+			if err != nil {
+				return err
+			}
+			if k == w.heldDelete.Key {
+				w.heldDelete = nil // its +U: the new value replaces the old
+			}
+		}
+		w.sendHeld(ctx)
+	}
 	var keys []string
 	var replaced map[string]int // key -> last row inserting it
 	if b.Ops != nil && slices.Contains(b.Ops, exec.UpdateBefore) {
@@ -475,6 +507,10 @@ func (w *PulsarWriter) Write(ctx context.Context, b exec.Batch) error {
 				return fmt.Errorf("sink: delete of a row with a NULL key cannot be written to %s", w.topic)
 			}
 			msg.Properties = map[string]string{PropOp: exec.Delete.String()}
+			if b.Op(i) == exec.UpdateBefore && i == n-1 {
+				w.heldDelete = msg // its +U may open the next batch
+				continue
+			}
 		} else {
 			start := len(arena)
 			var err error
@@ -586,6 +622,7 @@ func (w *PulsarWriter) Flush(ctx context.Context) error {
 	if w.closed {
 		return w.Err()
 	}
+	w.sendHeld(ctx)
 	if err := w.producer.FlushWithCtx(ctx); err != nil {
 		w.setErr(fmt.Errorf("sink: flush %s: %w", w.topic, err))
 	}

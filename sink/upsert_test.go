@@ -12,9 +12,10 @@ import (
 )
 
 // An update-before is dropped only when an update-after (or insert) of the
-// same key follows it in the batch; a lone one is a delete, else the
-// upsert topic keeps a row the query retracted (an inner lookup join
-// whose table row went away emits -U with no +U).
+// same key follows it (in its batch, or opening the next one when it ends
+// its batch); a lone one is a delete, else the upsert topic keeps a row
+// the query retracted (an inner lookup join whose table row went away
+// emits -U with no +U).
 func TestUpsertLoneUpdateBeforeIsDelete(t *testing.T) {
 	e := newEnv(t)
 	def := `{"type":"record","name":"R","fields":[{"name":"id","type":"long"},{"name":"v","type":"string"}]}`
@@ -44,13 +45,15 @@ func TestUpsertLoneUpdateBeforeIsDelete(t *testing.T) {
 	I, UB, UA := exec.Insert, exec.UpdateBefore, exec.UpdateAfter
 	// 1 is updated (its -U dropped); 2 is retracted alone: a delete.
 	write([]int64{1, 2, 1, 1, 2}, []string{"a", "b", "a", "c", "b"}, I, I, UB, UA, UB)
-	// A -U at the end of a batch whose +U comes in the next one: a delete
-	// then the new value, so the latest message per key is still right.
+	// A -U ending a batch whose +U opens the next one: the pair only
+	// straddled two batches, no delete.
 	write([]int64{1}, []string{"c"}, UB)
 	write([]int64{1}, []string{"e"}, UA)
 	// A key that changes: -U of 3, +U of 4.
 	write([]int64{3}, []string{"x"}, I)
 	write([]int64{3, 4}, []string{"x", "y"}, UB, UA)
+	// A lone -U ending the last batch: Close sends its delete.
+	write([]int64{4}, []string{"y"}, UB)
 	if err := w.Close(e.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +67,8 @@ func TestUpsertLoneUpdateBeforeIsDelete(t *testing.T) {
 	}
 	want := []string{
 		`1={"id":1,"v":"a"}`, `2={"id":2,"v":"b"}`, `1={"id":1,"v":"c"}`, `2=<delete>`,
-		`1=<delete>`, `1={"id":1,"v":"e"}`,
-		`3={"id":3,"v":"x"}`, `3=<delete>`, `4={"id":4,"v":"y"}`,
+		`1={"id":1,"v":"e"}`,
+		`3={"id":3,"v":"x"}`, `3=<delete>`, `4={"id":4,"v":"y"}`, `4=<delete>`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("messages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
