@@ -26,7 +26,15 @@ func init() {
 	early := map[string]string{"magnetar.event_time": "ts", "magnetar.window_early_fire": "1 SECOND"}
 	jobSettings["over"], jobSettings["overref"] = ts, ts
 	jobSettings["ef"], jobSettings["efref"] = early, early
+	jobQuery["efs"] = "INSERT INTO efs " + earlyFireSessionQuery
+	// The watermark trails by a minute: every session stays open, so the
+	// table holds only partial rows, and a merge must delete one.
+	jobSettings["efs"] = map[string]string{"magnetar.event_time": "ts", "magnetar.watermark_delay": "1 MINUTE",
+		"magnetar.window_early_fire": "1 SECOND"}
 }
+
+// Sessions with a 10 s gap over ids at their second, one group.
+const earlyFireSessionQuery = "SELECT window_start AS ws, count(*) AS n, sum(id) AS s FROM src GROUP BY SESSION_WINDOW(ts, '10 SECONDS')"
 
 // overSums is the expected "id|s" of ids 1..n: the sum of id and the two
 // ids before it with the same id % 3 (id-3, id-6 when positive).
@@ -142,4 +150,48 @@ func TestEarlyFireWindowJobRestoresFromCheckpoint(t *testing.T) {
 	}
 	e.waitSorted("SELECT ws, k, n, s FROM efref", want)
 	e.waitSorted("SELECT ws, k, n, s FROM ef", want)
+}
+
+// TestEarlyFireSessionJobRestoresEmittedRows: the part of the early-fire
+// state a TUMBLE table cannot show (which partial row was emitted, so a
+// +I or a -U/+U) decides, for sessions, what a merge deletes. The job
+// emits partial rows of the sessions at 2 s and 40 s, checkpoints them
+// and is crashed; after the restart id 34 merges into the 40 s session,
+// whose partial row (key 40 s) the restored job must delete: the table
+// then equals the bounded answer. Had the emitted rows not been
+// restored, the row of the 40 s session would stay.
+func TestEarlyFireSessionJobRestoresEmittedRows(t *testing.T) {
+	e := newEnv(t)
+	e.run(`CREATE TABLE src (id BIGINT, ts TIMESTAMP);
+		CREATE TABLE efs (ws TIMESTAMP PRIMARY KEY, n BIGINT, s BIGINT)`)
+	e.insertIDs("src", 2, 2)
+	e.insertIDs("src", 40, 40)
+	m := e.manager()
+	if err := m.Create(e.ctx, "efs", e.ns, jobQuery["efs"], jobSettings["efs"]); err != nil {
+		t.Fatal(err)
+	}
+	info := checkpointed(t, m, "efs", 2)
+	if !info.Stateful || info.StateBytes == 0 {
+		t.Fatalf("job does not checkpoint its state: %+v", info)
+	}
+	// The partial rows are out; the next row (a session of its own)
+	// brings a checkpoint, taken after they were emitted (an idle job
+	// takes none).
+	e.waitSorted("SELECT n, s FROM efs", []string{"1|2", "1|40"})
+	e.insertIDs("src", 60, 60)
+	checkpointed(t, m, "efs", 3)
+	m.Crash("efs")
+	before, _ := m.Job("efs")
+	m.Close()
+	e.insertIDs("src", 34, 34) // merges into the 40 s session: [34 s, 50 s)
+	e.insertIDs("src", 20, 20) // a session of its own
+
+	m2 := e.manager()
+	t.Cleanup(func() { m2.Close() })
+	checkRestored(t, "efs", before, checkpointed(t, m2, "efs", 5), 5, 1)
+	want := sortedStrings(e.run(earlyFireSessionQuery))
+	if len(want) != 4 {
+		t.Fatalf("bounded answer %v, want 4 sessions", want)
+	}
+	e.waitSorted("SELECT ws, n, s FROM efs", want)
 }
