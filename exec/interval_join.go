@@ -38,6 +38,7 @@ type IntervalJoin struct {
 	schema       *arrow.Schema
 
 	pf      [2]*Prefetcher
+	openCtx context.Context // Open's, until the first Next starts pf
 	outWm   int64
 	pending []Message
 	done    bool
@@ -153,14 +154,19 @@ func (j *IntervalJoin) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	for i, s := range j.sides {
-		j.pf[i] = Prefetch(ctx, s.op)
-	}
+	// The inputs are pulled from the first Next on, not now (see Union.Open).
+	j.openCtx = ctx
 	return nil
 }
 
 // Next implements Operator.
 func (j *IntervalJoin) Next(ctx context.Context) (Message, error) {
+	if j.openCtx != nil {
+		for i, s := range j.sides {
+			j.pf[i] = Prefetch(j.openCtx, s.op)
+		}
+		j.openCtx = nil
+	}
 	for {
 		if len(j.pending) > 0 {
 			m := j.pending[0]

@@ -24,6 +24,7 @@ type Union struct {
 	pending  uint64
 	nBarrier int
 	live     int
+	openCtx  context.Context // Open's, until the first Next starts the prefetchers
 }
 
 // NewUnion returns the UNION ALL of children, which must share a schema (the
@@ -52,10 +53,14 @@ func (u *Union) Open(ctx context.Context) error {
 	u.barrier = make([]bool, n)
 	u.wm = make([]int64, n)
 	u.lastWM = minInt64
-	for i, c := range u.children {
+	for i := range u.children {
 		u.wm[i] = minInt64
-		u.pf[i] = Prefetch(ctx, c)
 	}
+	// The children are pulled from the first Next on, not now: a job
+	// restores the states of the opened tree (an aggregate below the
+	// union) before pulling it, and a child pulled meanwhile would race
+	// with its Restore.
+	u.openCtx = ctx
 	u.live = n
 	return nil
 }
@@ -64,6 +69,12 @@ const minInt64 = -1 << 63
 
 // Next implements Operator.
 func (u *Union) Next(ctx context.Context) (Message, error) {
+	if u.openCtx != nil {
+		for i, c := range u.children {
+			u.pf[i] = Prefetch(u.openCtx, c)
+		}
+		u.openCtx = nil
+	}
 	for {
 		if u.live == 0 {
 			return EndMsg, nil

@@ -13,11 +13,11 @@ import (
 )
 
 // TestScansWaitForRestore: the runner opens the whole tree before the job
-// restores the operators' states, and a two-input operator (here UNION
-// ALL) starts pulling its inputs in Open. The scans of a stateful job hold
-// their rows until the registry is released, so an aggregate below the
-// union folds the new rows into its restored state, not into an empty one
-// that the restore then overwrites.
+// restores the operators' states. Two-input operators now start pulling at
+// their first Next, and the scans of a stateful job also hold their rows
+// until the registry is released, so an aggregate below a UNION ALL folds
+// the new rows into its restored state, not into an empty one that the
+// restore then overwrites.
 func TestScansWaitForRestore(t *testing.T) {
 	mem := newMem(t)
 	ctx := context.Background()
@@ -48,11 +48,19 @@ func TestScansWaitForRestore(t *testing.T) {
 	if err := u.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Give the union's goroutines time to pull (they must not get rows).
+	// An operator that pulled its inputs right away (as two-input
+	// operators did from Open) gets no row from a scan before the release.
+	early := exec.Prefetch(ctx, sb)
 	time.Sleep(100 * time.Millisecond)
 	if n := sa.rowsIn.Load() + sb.rowsIn.Load(); n != 0 {
 		t.Fatalf("%d rows returned before the release", n)
 	}
+	select {
+	case f := <-early.C():
+		t.Fatalf("a scan answered before the release: %v %v", f.Msg.Kind, f.Err)
+	default:
+	}
+	early.Stop() // (its pending Next returns at the cancellation)
 	if err := restoreStates([]exec.Operator{a}, blob); err != nil {
 		t.Fatal(err)
 	}
