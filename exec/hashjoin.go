@@ -243,7 +243,9 @@ func (j *HashJoin) Next(ctx context.Context) (Message, error) {
 	j.start()
 	if !j.built {
 		j.built = true
-		sym, recs, err := j.streamIn && j.mayStream(), []arrow.RecordBatch(nil), error(nil)
+		sym := j.streamIn && j.mayStream() // symmetric from the start
+		var recs []arrow.RecordBatch
+		var err error
 		if !sym {
 			sym, recs, err = j.buildSide(ctx)
 		}
